@@ -63,5 +63,31 @@ class TooManyRejectsError(InputFileError):
     reason = "too_many_rejects"
 
 
+class ConcurrentLoadError(PipelineError):
+    """Two invocations loaded the same key at once and one lost; retrying the event repairs it."""
+
+
 class ReconciliationError(PipelineError):
     """``rows_read != rows_loaded + rows_rejected``: a bug, never an input problem."""
+
+
+class UnsupportedSqlError(PipelineError):
+    """A query uses a construct that DuckDB would not answer the way Athena does.
+
+    Raised by ``lambda_app.sql.to_duckdb`` instead of running the query locally
+    and returning a different answer (integer or decimal division, month
+    ``date_diff``, Joda-pattern ``format_datetime``, approximate aggregates...).
+    Also raised for text that does not parse as one Athena statement.
+    """
+
+
+class QueryTemplateError(PipelineError):
+    """A query file's placeholders cannot be rendered (unknown ``${...}``, bad date or name)."""
+
+
+class LocalDatasetError(PipelineError):
+    """The local output folder holds no Parquet dataset to query."""
+
+
+class QueryResultError(PipelineError):
+    """A report query returned columns other than the report's CSV columns."""

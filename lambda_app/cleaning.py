@@ -1,0 +1,363 @@
+"""Parse, validate and type order CSV data in bounded memory.
+
+Pure module: takes a binary stream (a local file or an S3 object opened by
+the storage module), yields typed Arrow tables of good rows and tables of
+rejected rows with their reasons. Imports only pyarrow, numpy and the
+standard library; never reads the clock or the environment.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+from lambda_app.errors import EmptyFileError, UnreadableFileError
+from lambda_app.schema import DATASET_SCHEMA, INPUT_COLUMNS, MISSING_SHIP_MODES, map_header
+
+# Reject reasons, in the order rows are checked. A row's `reject_reason` lists
+# every reason that applies, separated by "; "; the run manifest counts each
+# row once, under its first reason.
+REASONS: tuple[str, ...] = (
+    "malformed_row",
+    "missing_order_id",
+    "missing_region",
+    "missing_category",
+    "missing_sub_category",
+    "invalid_order_date",
+    "invalid_cost_price",
+    "invalid_list_price",
+    "invalid_quantity",
+    "invalid_discount_percent",
+)
+
+REJECT_META_COLUMNS: tuple[str, ...] = ("reject_reason", "raw_line")
+REJECTS_SCHEMA = pa.schema(
+    [pa.field("reject_reason", pa.string()), *(pa.field(c, pa.string()) for c in INPUT_COLUMNS), pa.field("raw_line", pa.string())]
+)
+
+MIN_YEAR, MAX_YEAR = 1900, 2199
+MAX_QUANTITY = 1_000_000_000
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_QUANTITY = r"^\+?\d+(\.0*)?$"
+_ISO_DATE = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"
+_US_DATE = r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})$"
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_SNIFF_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """What the header told us: where each known column is, and the text encoding."""
+
+    positions: dict[str, int]
+    encoding: str
+    field_count: int
+
+
+@dataclass
+class CleanBatch:
+    """One block of input: typed good rows and the rejected rows with reasons."""
+
+    good: pa.Table
+    rejects: pa.Table
+    reasons: dict[str, int] = field(default_factory=dict)
+    rows_in: int = 0
+
+
+def sniff_layout(head: bytes) -> CsvLayout:
+    """Read the header row from the first bytes of a file.
+
+    Decides the encoding (UTF-8 with or without BOM, else Windows-1252) and
+    maps the header; raises an ``InputFileError`` subclass for an empty or
+    binary file or a header missing required columns.
+    """
+    if not head.strip(b"\xef\xbb\xbf\r\n\t "):
+        raise EmptyFileError("the object is empty: no header row")
+    if b"\x00" in head:
+        raise UnreadableFileError("the object contains NUL bytes: binary data, not a CSV file")
+    end = head.find(b"\n")
+    if end < 0:
+        if len(head) >= _SNIFF_BYTES:
+            raise UnreadableFileError("no line break in the first MiB: not a CSV file, or the header line is too long")
+        end = len(head)
+    line = head[:end]
+    encoding = detect_encoding(head)
+    text = line.decode("utf-8-sig" if encoding == "utf-8" else encoding).strip("\r")
+    header = next(csv.reader([text]), [])
+    positions = map_header(header)
+    return CsvLayout(positions=positions, encoding=encoding, field_count=len(header))
+
+
+def detect_encoding(sample: bytes) -> str:
+    """``"utf-8"`` if ``sample`` is valid UTF-8 (a cut multi-byte tail is allowed), else ``"cp1252"``."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(sample, final=False)
+    except UnicodeDecodeError:
+        pass
+    else:
+        return "utf-8"
+    try:
+        sample.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError("the object is neither UTF-8 nor Windows-1252 text") from exc
+    return "cp1252"
+
+
+class Utf8Fallback(Exception):
+    """Raised mid-stream when a file that looked like UTF-8 turns out not to be; read again as cp1252."""
+
+
+def iter_clean_batches(
+    stream: IO[bytes],
+    layout: CsvLayout,
+    *,
+    source_key: str,
+    ingested_at: datetime,
+    block_size: int,
+) -> Iterator[CleanBatch]:
+    """Stream ``stream`` (positioned at the start of the file) block by block.
+
+    Every row read ends up either in a batch's ``good`` table (typed, with
+    ``DATASET_SCHEMA``) or in its ``rejects`` table with a reason.
+    """
+    column_names = [f"f{i}" for i in range(layout.field_count)]
+    by_position = {f"f{pos}": name for name, pos in layout.positions.items()}
+    malformed: list[str] = []
+
+    def on_invalid_row(row: pv.InvalidRow) -> str:
+        malformed.append(row.text)
+        return "skip"
+
+    try:
+        reader = pv.open_csv(
+            stream,
+            read_options=pv.ReadOptions(
+                column_names=column_names,
+                skip_rows=1,
+                block_size=block_size,
+                encoding=layout.encoding,
+            ),
+            parse_options=pv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
+            convert_options=pv.ConvertOptions(
+                include_columns=list(by_position),
+                column_types={name: pa.string() for name in by_position},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            raw = pa.Table.from_batches([batch]).rename_columns([by_position[n] for n in batch.schema.names])
+            yield clean_table(raw, source_key=source_key, ingested_at=ingested_at)
+            if malformed:
+                yield _malformed_batch(malformed)
+                malformed.clear()
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        if "invalid UTF8" in message and layout.encoding == "utf-8":
+            raise Utf8Fallback(message) from exc
+        if "straddling" in message or "block" in message.lower():
+            raise UnreadableFileError(
+                f"a CSV row is longer than the read block ({block_size} bytes) or its quoting is broken: {message}"
+            ) from exc
+        if "Empty CSV file" in message:
+            return
+        raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
+    if malformed:
+        yield _malformed_batch(malformed)
+
+
+def read_head(stream: IO[bytes]) -> bytes:
+    """First bytes of a stream, for :func:`sniff_layout`."""
+    return stream.read(_SNIFF_BYTES)
+
+
+def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> CleanBatch:
+    """Validate and type a table of raw strings named by canonical column.
+
+    Absent optional columns are added as nulls. Values are trimmed; ship mode
+    placeholders become null.
+    """
+    n = raw.num_rows
+    trimmed = {name: pc.utf8_trim_whitespace(raw.column(name)) for name in raw.column_names}
+    for name in INPUT_COLUMNS:
+        if name not in trimmed:
+            trimmed[name] = pa.nulls(n, pa.string())
+
+    failures: list[tuple[str, pa.Array | pa.ChunkedArray]] = []
+    for name in ("order_id", "region", "category", "sub_category"):
+        failures.append((f"missing_{name}", _is_blank(trimmed[name])))
+    order_date, bad_date = parse_dates(trimmed["order_date"])
+    failures.append(("invalid_order_date", bad_date))
+    cost, bad_cost = _parse_number(trimmed["cost_price"], low=0.0, high=None)
+    failures.append(("invalid_cost_price", bad_cost))
+    price, bad_price = _parse_number(trimmed["list_price"], low=0.0, high=None)
+    failures.append(("invalid_list_price", bad_price))
+    quantity, bad_quantity = _parse_quantity(trimmed["quantity"])
+    failures.append(("invalid_quantity", bad_quantity))
+    discount, bad_discount = _parse_number(pc.utf8_rtrim(trimmed["discount_percent"], characters="% "), low=0.0, high=100.0)
+    failures.append(("invalid_discount_percent", bad_discount))
+
+    reason = pa.nulls(n, pa.string())
+    for name, failed in reversed(failures):
+        reason = pc.if_else(failed, pa.scalar(name), reason)
+    reason_list = _joined_reasons(failures, n)
+    bad = pc.is_valid(reason)
+
+    ship_mode = trimmed["ship_mode"]
+    ship_missing = pc.or_kleene(pc.is_null(ship_mode), pc.is_in(pc.utf8_lower(ship_mode), pa.array(sorted(MISSING_SHIP_MODES))))
+    good_mask = pc.invert(bad)
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "order_id": trimmed["order_id"],
+        "order_date": order_date,
+        "ship_mode": pc.if_else(ship_missing, pa.scalar(None, pa.string()), ship_mode),
+        **{name: _null_if_blank(trimmed[name]) for name in ("segment", "country", "city", "state", "postal_code")},
+        "region": trimmed["region"],
+        "category": trimmed["category"],
+        "sub_category": trimmed["sub_category"],
+        "product_id": _null_if_blank(trimmed["product_id"]),
+        "cost_price": cost,
+        "list_price": price,
+        "quantity": quantity,
+        "discount_percent": discount,
+    }
+    good = pa.table({k: pc.filter(v, good_mask) for k, v in columns.items()})
+    good = good.append_column("profit", compute_profit(good))
+    good = good.append_column("source_key", pa.repeat(pa.scalar(source_key, pa.string()), good.num_rows))
+    stamp = pa.scalar(ingested_at.replace(tzinfo=None), pa.timestamp("ms"))
+    good = good.append_column("ingested_at", pa.repeat(stamp, good.num_rows))
+    good = good.cast(DATASET_SCHEMA)
+
+    rejects = pa.table(
+        {
+            "reject_reason": pc.filter(reason_list, bad),
+            **{name: pc.filter(raw.column(name), bad) for name in INPUT_COLUMNS if name in raw.column_names},
+        }
+    )
+    rejects = _conform_rejects(rejects)
+    counts = pc.value_counts(pc.filter(reason, bad)).to_pylist()
+    return CleanBatch(good=good, rejects=rejects, reasons={c["values"]: c["counts"] for c in counts}, rows_in=n)
+
+
+def compute_profit(table: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """``(list_price * (1 - discount_percent / 100) - cost_price) * quantity``, the business definition."""
+    net_price = pc.multiply(table["list_price"], pc.subtract(1.0, pc.divide(table["discount_percent"], 100.0)))
+    return pc.multiply(pc.subtract(net_price, table["cost_price"]), pc.cast(table["quantity"], pa.float64()))
+
+
+def parse_dates(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Parse ISO ``YYYY-MM-DD`` and US ``M/D/YYYY`` dates.
+
+    Returns ``(date32 array with nulls where invalid, boolean "invalid" mask)``.
+    Impossible dates (Feb 30, month 13, years outside 1900-2199) are invalid,
+    not rolled over.
+    """
+    values = _combine(values)
+    iso = pc.extract_regex(values, _ISO_DATE)
+    us = pc.extract_regex(values, _US_DATE)
+    parts = {}
+    for part in ("y", "m", "d"):
+        merged = pc.coalesce(pc.struct_field(iso, part), pc.struct_field(us, part))
+        parts[part] = pc.cast(merged, pa.int32()).to_numpy(zero_copy_only=False)
+    y, m, d = (np.nan_to_num(parts[p].astype("float64"), nan=0).astype("int64") for p in ("y", "m", "d"))
+    month_ok = (m >= 1) & (m <= 12)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days = _DAYS_IN_MONTH[np.where(month_ok, m, 0)] + ((m == 2) & leap)
+    ok = month_ok & (d >= 1) & (d <= days) & (y >= MIN_YEAR) & (y <= MAX_YEAR)
+    safe_y, safe_m, safe_d = np.where(ok, y, 1970), np.where(ok, m, 1), np.where(ok, d, 1)
+    months = (safe_y - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (safe_m - 1)
+    epoch_days = (months.astype("datetime64[D]") + (safe_d - 1)).astype("int64")
+    result = pa.array(epoch_days.astype("int32"), pa.int32(), mask=~ok).cast(pa.date32())
+    return result, pa.array(~ok)
+
+
+def _combine(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
+
+
+def _is_blank(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return pc.fill_null(pc.equal(pc.utf8_length(values), 0), True)
+
+
+def _null_if_blank(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    return pc.if_else(_is_blank(values), pa.scalar(None, pa.string()), values)
+
+
+def _parse_number(
+    values: pa.ChunkedArray | pa.Array, *, low: float, high: float | None
+) -> tuple[pa.ChunkedArray | pa.Array, pa.Array]:
+    matches = pc.fill_null(pc.match_substring_regex(values, _NUMBER), False)
+    number = pc.cast(pc.if_else(matches, values, pa.scalar("0")), pa.float64())
+    ok = pc.and_(matches, pc.is_finite(number))
+    ok = pc.and_(ok, pc.greater_equal(number, low))
+    if high is not None:
+        ok = pc.and_(ok, pc.less_equal(number, high))
+    return pc.if_else(ok, number, pa.scalar(None, pa.float64())), _combine(pc.invert(ok))
+
+
+def _parse_quantity(values: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray | pa.Array, pa.Array]:
+    matches = pc.fill_null(pc.match_substring_regex(values, _QUANTITY), False)
+    digits = pc.replace_substring_regex(pc.if_else(matches, values, pa.scalar("0")), r"\.0*$", "")
+    short = pc.less_equal(pc.utf8_length(digits), 10)
+    number = pc.cast(pc.if_else(short, digits, pa.scalar("0")), pa.int64())
+    ok = pc.and_(pc.and_(matches, short), pc.and_(pc.greater(number, 0), pc.less_equal(number, MAX_QUANTITY)))
+    return pc.if_else(ok, number, pa.scalar(None, pa.int64())), _combine(pc.invert(ok))
+
+
+def _joined_reasons(failures: list[tuple[str, pa.Array | pa.ChunkedArray]], n: int) -> pa.Array:
+    joined = pa.array([""] * n, pa.string())
+    for name, failed in failures:
+        piece = pc.if_else(failed, pa.scalar(name + "; "), pa.scalar(""))
+        joined = pc.binary_join_element_wise(joined, piece, "")
+    return _combine(pc.utf8_rtrim(joined, characters="; "))
+
+
+def _malformed_batch(lines: list[str]) -> CleanBatch:
+    rejects = pa.table(
+        {
+            "reject_reason": pa.array(["malformed_row"] * len(lines), pa.string()),
+            "raw_line": pa.array(lines, pa.string()),
+        }
+    )
+    return CleanBatch(
+        good=DATASET_SCHEMA.empty_table(),
+        rejects=_conform_rejects(rejects),
+        reasons={"malformed_row": len(lines)},
+        rows_in=len(lines),
+    )
+
+
+def _conform_rejects(table: pa.Table) -> pa.Table:
+    n = table.num_rows
+    columns = [table.column(f.name) if f.name in table.column_names else pa.nulls(n, pa.string()) for f in REJECTS_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=REJECTS_SCHEMA)
+
+
+def read_all(data: bytes, *, source_key: str, ingested_at: datetime, block_size: int = 1 << 20) -> list[CleanBatch]:
+    """Clean a whole in-memory file (tests and small local jobs)."""
+    layout = sniff_layout(data[:_SNIFF_BYTES])
+    try:
+        return list(
+            iter_clean_batches(io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size)
+        )
+    except Utf8Fallback:
+        layout = CsvLayout(layout.positions, "cp1252", layout.field_count)
+        return list(
+            iter_clean_batches(io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size)
+        )

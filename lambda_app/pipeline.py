@@ -1,0 +1,402 @@
+"""One input object in, dataset rows + rejects + manifest out; and the day's reports.
+
+The composition of the pure parts (``cleaning``, ``reports``, ``paths``) with
+the storage adapter. How a replay stays exactly-once (README, "Replays"):
+
+1. Every Parquet object a source key writes is named
+   ``<source_id>_<attempt>_<uuid>.snappy.parquet`` inside the day partition.
+2. Before writing, the source's state object records every partition that may
+   hold its rows (write-ahead), so a crash can never hide old rows.
+3. Only after the whole file is loaded ("commit") are the source's other
+   objects — earlier versions, earlier days, debris of crashed attempts —
+   deleted. A failed or rejected attempt deletes its own objects instead.
+Different source keys never share an object name prefix, so they never touch
+each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lambda_app import paths, storage
+from lambda_app.cleaning import CleanBatch, CsvLayout, Utf8Fallback, iter_clean_batches, read_head, sniff_layout
+from lambda_app.errors import ConcurrentLoadError, FileTooLargeError, InputFileError, ReconciliationError, TooManyRejectsError
+from lambda_app.logs import logger
+from lambda_app.reports import INPUT_COLUMNS as REPORT_INPUT_COLUMNS
+from lambda_app.reports import REPORT_NAMES, ReportBuilder, to_csv_bytes
+from lambda_app.settings import Settings
+
+
+@dataclass(frozen=True)
+class ObjectEvent:
+    """One S3 ``ObjectCreated`` record, decoded."""
+
+    bucket: str
+    key: str
+    event_time: datetime
+    sequencer: str | None = None
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+
+    @property
+    def ingest_date(self) -> date:
+        return self.event_time.astimezone(timezone.utc).date()
+
+
+@dataclass
+class FileResult:
+    """What happened to one input object; also the body of its run manifest."""
+
+    bucket: str
+    key: str
+    status: str  # loaded | rejected_file | skipped
+    ingest_date: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    objects_written: list[str] = field(default_factory=list)
+    reason: str | None = None
+    detail: str | None = None
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    sequencer: str | None = None
+    encoding: str | None = None
+    duration_seconds: float = 0.0
+    affected_days: list[str] = field(default_factory=list)
+
+    def reconciliation_line(self) -> str:
+        return (
+            f"{self.key}: rows_read={self.rows_read} = rows_loaded={self.rows_loaded}"
+            f" + rows_rejected={self.rows_rejected} [{self.status}]"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sequencer_is_older(candidate: str | None, stored: str | None) -> bool:
+    """True when ``candidate`` is an earlier S3 event sequencer than ``stored`` for the same key.
+
+    Sequencers are hexadecimal strings of varying length; S3's documentation
+    says to left-pad the shorter with zeros before comparing, i.e. compare the
+    numbers.
+    """
+    if not candidate or not stored:
+        return False
+    try:
+        return int(candidate, 16) < int(stored, 16)
+    except ValueError:
+        return False
+
+
+@dataclass
+class _Load:
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    written: list[str] = field(default_factory=list)
+    rejects_file: str | None = None
+    encoding: str = "utf-8"
+
+    def reset(self) -> None:
+        """Forget a partial read (objects written must have been deleted first)."""
+        self.__dict__.update(_Load().__dict__)
+
+
+def process_object(event: ObjectEvent, settings: Settings) -> FileResult:
+    """Load one input object. Permanent input problems are recorded and returned, not raised."""
+    started = time.monotonic()
+    day = event.ingest_date
+    sid = paths.source_id(event.bucket, event.key)
+    result = FileResult(
+        bucket=event.bucket,
+        key=event.key,
+        status="loaded",
+        ingest_date=day.isoformat(),
+        sequencer=event.sequencer,
+    )
+    state_key = paths.state_key(settings, sid)
+    state = storage.get_json(settings.output_bucket, state_key) or {}
+    if sequencer_is_older(event.sequencer, state.get("sequencer")):
+        result.status, result.reason = "skipped", "stale_event"
+        result.detail = f"a newer event (sequencer {state.get('sequencer')}) for this key was already processed"
+        logger.info("stale event skipped", extra={"key": event.key, "sequencer": event.sequencer})
+        return result
+    info = storage.head_object(event.bucket, event.key)
+    if info is None:
+        result.status, result.reason = "skipped", "object_missing"
+        result.detail = "the object no longer exists; a later event will carry its replacement, if any"
+        logger.warning("object missing", extra={"bucket": event.bucket, "key": event.key})
+        return result
+    result.size, result.etag, result.version_id = info.size, info.etag, info.version_id
+
+    previous_days = {date.fromisoformat(d) for d in state.get("days", [])}
+    attempt = uuid.uuid4().hex[:12]
+    # Write-ahead: the state names every partition that may hold this key's rows before any is written.
+    storage.put_json(
+        settings.output_bucket,
+        state_key,
+        {**state, "key": event.key, "bucket": event.bucket, "days": sorted(d.isoformat() for d in previous_days | {day}),
+         "pending_attempt": attempt},
+    )
+    load = _Load()
+    try:
+        try:
+            if info.size > settings.max_object_bytes:
+                raise FileTooLargeError(
+                    f"the object is {info.size} bytes; MAX_OBJECT_BYTES allows {settings.max_object_bytes}"
+                )
+            storage.ensure_table(settings)
+            _load(event, settings, day, f"{sid}_{attempt}_", load)
+            if load.rows_read and load.rows_rejected > settings.max_reject_ratio * load.rows_read:
+                raise TooManyRejectsError(
+                    f"{load.rows_rejected} of {load.rows_read} rows failed validation"
+                    f" (more than MAX_REJECT_RATIO={settings.max_reject_ratio}); nothing was loaded"
+                )
+        except InputFileError as exc:
+            storage.delete_keys(settings.output_bucket, load.written)
+            _fill(result, load, started)
+            result.status, result.reason, result.detail = "rejected_file", exc.reason, str(exc)
+            result.rows_loaded, result.objects_written = 0, []
+            _record_error(settings, event, result, load)
+            return result
+        _commit(settings, event, sid, day, previous_days, attempt, state, load, result)
+    finally:
+        if load.rejects_file and os.path.exists(load.rejects_file):
+            os.unlink(load.rejects_file)
+    _fill(result, load, started)
+    result.affected_days = sorted(d.isoformat() for d in previous_days | {day})
+    storage.put_json(settings.output_bucket, paths.manifest_key(settings, day, event.key), result.to_dict())
+    logger.info("file loaded", extra={k: v for k, v in result.to_dict().items() if k != "objects_written"})
+    return result
+
+
+def _fill(result: FileResult, load: _Load, started: float) -> None:
+    result.rows_read, result.rows_loaded, result.rows_rejected = load.rows_read, load.rows_loaded, load.rows_rejected
+    result.rejected_by_reason = dict(sorted(load.reasons.items()))
+    result.objects_written = list(load.written)
+    result.encoding = load.encoding
+    result.duration_seconds = round(time.monotonic() - started, 3)
+
+
+def _load(event: ObjectEvent, settings: Settings, day: date, prefix: str, load: _Load) -> None:
+    """Stream the object into Parquet objects and a local rejects file; fills ``load``."""
+    ingested_at = event.event_time.astimezone(timezone.utc)
+    with storage.open_input(event.bucket, event.key) as stream:
+        layout = sniff_layout(read_head(stream))
+        stream.seek(0)
+        try:
+            _stream_file(stream, layout, event.key, ingested_at, settings, day, prefix, load)
+        except Utf8Fallback:
+            # Invalid UTF-8 after the first MiB: start again as Windows-1252, dropping what was written.
+            logger.info("not valid UTF-8; reading again as Windows-1252", extra={"key": event.key})
+            storage.delete_keys(settings.output_bucket, load.written)
+            if load.rejects_file:
+                os.unlink(load.rejects_file)
+            load.reset()
+            layout = CsvLayout(layout.positions, "cp1252", layout.field_count)
+            stream.seek(0)
+            _stream_file(stream, layout, event.key, ingested_at, settings, day, prefix, load)
+    load.encoding = layout.encoding
+
+
+def _stream_file(
+    stream: IO[bytes],
+    layout: CsvLayout,
+    key: str,
+    ingested_at: datetime,
+    settings: Settings,
+    day: date,
+    prefix: str,
+    load: _Load,
+) -> None:
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    rejects = _RejectsSpool()
+    try:
+        for batch in iter_clean_batches(
+            stream, layout, source_key=key, ingested_at=ingested_at, block_size=settings.block_size_bytes
+        ):
+            _account(batch, load)
+            rejects.add(batch.rejects)
+            if batch.good.num_rows:
+                pending.append(batch.good)
+                pending_rows += batch.good.num_rows
+            if pending_rows >= settings.rows_per_file:
+                load.written += _flush(settings, pending, day, prefix)
+                pending, pending_rows = [], 0
+        if pending_rows:
+            load.written += _flush(settings, pending, day, prefix)
+    finally:
+        load.rejects_file = rejects.close()
+
+
+def _account(batch: CleanBatch, load: _Load) -> None:
+    if batch.good.num_rows + batch.rejects.num_rows != batch.rows_in or sum(batch.reasons.values()) != batch.rejects.num_rows:
+        raise ReconciliationError(
+            f"a block of {batch.rows_in} rows became {batch.good.num_rows} loaded + {batch.rejects.num_rows} rejected"
+        )
+    load.rows_read += batch.rows_in
+    load.rows_loaded += batch.good.num_rows
+    load.rows_rejected += batch.rejects.num_rows
+    load.reasons.update(batch.reasons)
+
+
+def _flush(settings: Settings, tables: list[pa.Table], day: date, prefix: str) -> list[str]:
+    """Write one Parquet object, sorted by order date so row-group statistics prune date filters."""
+    table = pa.concat_tables(tables)
+    table = table.take(pc.sort_indices(table, sort_keys=[("order_date", "ascending"), ("order_id", "ascending")]))
+    return storage.write_parquet(settings, table, day, prefix)
+
+
+class _RejectsSpool:
+    """Rejected rows streamed to a local CSV file (Lambda's /tmp), uploaded only on completion."""
+
+    def __init__(self) -> None:
+        self._path: str | None = None
+        self._writer: Any = None
+        self._sink: Any = None
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        import pyarrow.csv as pv
+
+        if self._writer is None:
+            handle, self._path = tempfile.mkstemp(prefix="rejects-", suffix=".csv")
+            os.close(handle)
+            self._sink = pa.OSFile(self._path, "wb")
+            self._writer = pv.CSVWriter(self._sink, table.schema)
+        self._writer.write_table(table)
+
+    def close(self) -> str | None:
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self._writer = None
+        return self._path
+
+
+def _commit(
+    settings: Settings,
+    event: ObjectEvent,
+    sid: str,
+    day: date,
+    previous_days: set[date],
+    attempt: str,
+    state: dict[str, Any],
+    load: _Load,
+    result: FileResult,
+) -> None:
+    bucket = settings.output_bucket
+    if load.written:
+        storage.add_partition(settings, day)
+    keep = set(load.written)
+    for other in sorted(previous_days | {day}):
+        stale = [k for k in storage.list_keys(bucket, paths.source_file_prefix(settings, other, sid)) if k not in keep]
+        storage.delete_keys(bucket, stale)
+        if other != day:
+            storage.delete_keys(bucket, [paths.rejects_key(settings, other, event.key)])
+    remaining = set(storage.list_keys(bucket, paths.source_file_prefix(settings, day, sid)))
+    if not keep <= remaining:
+        # Another invocation of the same key committed meanwhile and removed our objects: retry the event.
+        raise ConcurrentLoadError(f"objects of attempt {attempt} for {event.key} were removed by a concurrent load")
+    rejects_key = paths.rejects_key(settings, day, event.key)
+    if load.rows_rejected and load.rejects_file:
+        storage.upload_file(bucket, rejects_key, load.rejects_file)
+        load.written.append(rejects_key)
+    else:
+        storage.delete_keys(bucket, [rejects_key])
+    # A successful load supersedes an earlier error record for the same key and day.
+    storage.delete_keys(bucket, [paths.error_key(settings, day, event.key)])
+    storage.put_json(
+        bucket,
+        paths.state_key(settings, sid),
+        {
+            "key": event.key,
+            "bucket": event.bucket,
+            "sequencer": event.sequencer or state.get("sequencer"),
+            "etag": result.etag,
+            "version_id": result.version_id,
+            "days": [day.isoformat()] if load.rows_loaded else [],
+            "attempt": attempt,
+            "ingested_at": event.event_time.isoformat(),
+        },
+    )
+
+
+def _record_error(settings: Settings, event: ObjectEvent, result: FileResult, load: _Load) -> None:
+    day = event.ingest_date
+    record = result.to_dict()
+    record["previous_load_kept"] = True
+    if load.rows_rejected and load.rejects_file and os.path.exists(load.rejects_file):
+        rejects_key = paths.error_key(settings, day, event.key).removesuffix(".json") + ".rejects.csv"
+        storage.upload_file(settings.output_bucket, rejects_key, load.rejects_file)
+        record["rejects_object"] = rejects_key
+    storage.put_json(settings.output_bucket, paths.error_key(settings, day, event.key), record)
+    logger.error(
+        "file rejected",
+        extra={"key": event.key, "reason": result.reason, "detail": result.detail, "rows_read": result.rows_read},
+    )
+
+
+def refresh_reports(settings: Settings, day: date, max_rounds: int = 3) -> dict[str, str]:
+    """Recompute the day's three reports over every file in its partition and write them.
+
+    After writing, the partition is listed again; if another invocation changed
+    it meanwhile, the reports are recomputed (at most ``max_rounds`` times), so
+    the last writer always wrote reports of the data it saw last.
+    """
+    bucket = settings.output_bucket
+    written: dict[str, str] = {}
+    for _ in range(max_rounds):
+        keys = storage.list_keys(bucket, paths.partition_prefix(settings, day))
+        tables = _compute_reports(settings, day, keys)
+        for name in REPORT_NAMES:
+            key = paths.report_key(settings, day, name)
+            storage.put_bytes(bucket, key, to_csv_bytes(tables[name]))
+            written[name] = key
+        if storage.list_keys(bucket, paths.partition_prefix(settings, day)) == keys:
+            break
+    logger.info("reports written", extra={"ingest_date": day.isoformat(), "engine": settings.report_engine})
+    return written
+
+
+def _compute_reports(settings: Settings, day: date, keys: list[str]) -> dict[str, pa.Table]:
+    if settings.report_engine == "athena":
+        from lambda_app import sql
+
+        frames = sql.athena_reports(
+            database=settings.glue_database,
+            table=settings.glue_table,
+            workgroup=settings.athena_workgroup,
+            ingest_date=day.isoformat(),
+        )
+        return {name: pa.Table.from_pandas(frame, preserve_index=False) for name, frame in frames.items()}
+    builder = ReportBuilder()
+    parquet_keys = [k for k in keys if k.endswith(".parquet")]
+    for table in storage.iter_parquet(settings.output_bucket, parquet_keys, list(REPORT_INPUT_COLUMNS)):
+        builder.add(table)
+    return builder.build()
+
+
+def iter_days(results: list[FileResult]) -> Iterator[date]:
+    """Distinct days whose reports the results affect, in order."""
+    days = {d for r in results if r.status == "loaded" for d in r.affected_days}
+    for value in sorted(days):
+        yield date.fromisoformat(value)

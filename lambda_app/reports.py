@@ -1,0 +1,137 @@
+"""The three daily reports, computed incrementally from typed order lines.
+
+Pure module (pyarrow only). Definitions (also in the README):
+
+* ``most_profitable_region``: ``region,total_profit`` — sum of ``profit`` per
+  region, rounded half away from zero to cents, sorted by total profit
+  descending (ties: region ascending).
+* ``shipping_method_by_category``: ``category,ship_mode,order_count`` — per
+  category, the ship mode used by the most distinct order ids; lines with a
+  missing ship mode are not candidates; ties go to the alphabetically first
+  mode; sorted by category.
+* ``orders_by_category``: ``category,sub_category,order_count`` — distinct
+  order ids per pair, sorted by category then sub-category.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+REPORT_NAMES: tuple[str, ...] = ("most_profitable_region", "shipping_method_by_category", "orders_by_category")
+REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "most_profitable_region": ("region", "total_profit"),
+    "shipping_method_by_category": ("category", "ship_mode", "order_count"),
+    "orders_by_category": ("category", "sub_category", "order_count"),
+}
+INPUT_COLUMNS: tuple[str, ...] = ("order_id", "region", "category", "sub_category", "ship_mode", "profit")
+
+# Characters that make a spreadsheet treat a cell as a formula.
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ReportBuilder:
+    """Accumulates order lines chunk by chunk; memory grows with distinct orders, not with lines.
+
+    An order whose lines arrive in different chunks is still counted once:
+    distinct ``(group, order_id)`` pairs are kept across chunks and
+    de-duplicated again whenever the pending pairs exceed ``compact_rows``.
+    """
+
+    compact_rows: int = 1_000_000
+    _profit: dict[str, float] = field(default_factory=dict)
+    _ship: list[pa.Table] = field(default_factory=list)
+    _sub: list[pa.Table] = field(default_factory=list)
+    rows: int = 0
+
+    def add(self, table: pa.Table) -> None:
+        """Fold one chunk of lines (``INPUT_COLUMNS`` at least) into the totals."""
+        if table.num_rows == 0:
+            return
+        self.rows += table.num_rows
+        sums = table.group_by("region").aggregate([("profit", "sum")])
+        for region, total in zip(sums["region"].to_pylist(), sums["profit_sum"].to_pylist(), strict=True):
+            self._profit[region] = self._profit.get(region, 0.0) + total
+        shipped = table.select(["category", "ship_mode", "order_id"]).filter(pc.is_valid(table["ship_mode"]))
+        self._ship.append(_distinct(shipped))
+        self._sub.append(_distinct(table.select(["category", "sub_category", "order_id"])))
+        self._ship = _compact(self._ship, self.compact_rows)
+        self._sub = _compact(self._sub, self.compact_rows)
+
+    def build(self) -> dict[str, pa.Table]:
+        """The three reports as Arrow tables with the CSV columns, in CSV order."""
+        return {
+            "most_profitable_region": self._region_report(),
+            "shipping_method_by_category": self._ship_report(),
+            "orders_by_category": self._sub_report(),
+        }
+
+    def _region_report(self) -> pa.Table:
+        regions = pa.array(list(self._profit), pa.string())
+        totals = pc.round(pa.array(list(self._profit.values()), pa.float64()), 2, round_mode="half_towards_infinity")
+        table = pa.table({"region": regions, "total_profit": totals})
+        return table.sort_by([("total_profit", "descending"), ("region", "ascending")])
+
+    def _ship_report(self) -> pa.Table:
+        pairs = _counts(self._ship, ["category", "ship_mode"])
+        ranked = pairs.sort_by([("category", "ascending"), ("order_count", "descending"), ("ship_mode", "ascending")])
+        if ranked.num_rows == 0:
+            return ranked
+        category = ranked["category"]
+        first = pc.not_equal(category.slice(1), category.slice(0, ranked.num_rows - 1))
+        keep = pa.concat_arrays([pa.array([True]), pc.fill_null(first, True).combine_chunks()])
+        return ranked.filter(keep)
+
+    def _sub_report(self) -> pa.Table:
+        return _counts(self._sub, ["category", "sub_category"]).sort_by(
+            [("category", "ascending"), ("sub_category", "ascending")]
+        )
+
+
+def _distinct(table: pa.Table) -> pa.Table:
+    return table.group_by(table.column_names, use_threads=False).aggregate([])
+
+
+def _compact(parts: list[pa.Table], limit: int) -> list[pa.Table]:
+    if len(parts) > 1 and sum(p.num_rows for p in parts) > limit:
+        return [_distinct(pa.concat_tables(parts))]
+    return parts
+
+
+def _counts(parts: list[pa.Table], keys: list[str]) -> pa.Table:
+    if not parts:
+        return pa.table({keys[0]: pa.array([], pa.string()), keys[1]: pa.array([], pa.string()), "order_count": pa.array([], pa.int64())})
+    distinct = _distinct(pa.concat_tables(parts))
+    counted = distinct.group_by(keys, use_threads=False).aggregate([("order_id", "count")])
+    return counted.select([*keys, "order_id_count"]).rename_columns([*keys, "order_count"])
+
+
+def neutralize_formula(value: str) -> str:
+    """Prefix a text cell that a spreadsheet would run as a formula with ``'`` (OWASP CSV injection advice)."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def to_csv_bytes(table: pa.Table) -> bytes:
+    """Serialise a report as UTF-8 CSV (header row, ``\\n`` line ends, minimal quoting).
+
+    Money columns (``total_profit``) are written with exactly two decimals;
+    formula-like text is neutralised. Reports are small, so the standard
+    library's writer is plenty.
+    """
+    sink = io.StringIO()
+    writer = csv.writer(sink, lineterminator="\n")
+    writer.writerow(table.column_names)
+    columns = [_format_column(name, table.column(name).to_pylist()) for name in table.column_names]
+    writer.writerows(zip(*columns, strict=True))
+    return sink.getvalue().encode("utf-8")
+
+
+def _format_column(name: str, values: list[object]) -> list[str]:
+    if name == "total_profit":
+        return ["" if v is None else f"{v:.2f}" for v in values]
+    return ["" if v is None else neutralize_formula(v) if isinstance(v, str) else str(v) for v in values]
