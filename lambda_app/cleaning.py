@@ -42,7 +42,11 @@ REASONS: tuple[str, ...] = (
 
 REJECT_META_COLUMNS: tuple[str, ...] = ("reject_reason", "raw_line")
 REJECTS_SCHEMA = pa.schema(
-    [pa.field("reject_reason", pa.string()), *(pa.field(c, pa.string()) for c in INPUT_COLUMNS), pa.field("raw_line", pa.string())]
+    [
+        pa.field("reject_reason", pa.string()),
+        *(pa.field(c, pa.string()) for c in INPUT_COLUMNS),
+        pa.field("raw_line", pa.string()),
+    ]
 )
 
 MIN_YEAR, MAX_YEAR = 1900, 2199
@@ -209,7 +213,9 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
     failures.append(("invalid_list_price", bad_price))
     quantity, bad_quantity = _parse_quantity(trimmed["quantity"])
     failures.append(("invalid_quantity", bad_quantity))
-    discount, bad_discount = _parse_number(pc.utf8_rtrim(trimmed["discount_percent"], characters="% "), low=0.0, high=100.0)
+    discount, bad_discount = _parse_number(
+        pc.utf8_rtrim(trimmed["discount_percent"], characters="% "), low=0.0, high=100.0
+    )
     failures.append(("invalid_discount_percent", bad_discount))
 
     reason = pa.nulls(n, pa.string())
@@ -219,7 +225,9 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
     bad = pc.is_valid(reason)
 
     ship_mode = trimmed["ship_mode"]
-    ship_missing = pc.or_kleene(pc.is_null(ship_mode), pc.is_in(pc.utf8_lower(ship_mode), pa.array(sorted(MISSING_SHIP_MODES))))
+    ship_missing = pc.or_kleene(
+        pc.is_null(ship_mode), pc.is_in(pc.utf8_lower(ship_mode), pa.array(sorted(MISSING_SHIP_MODES)))
+    )
     good_mask = pc.invert(bad)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "order_id": trimmed["order_id"],
@@ -345,7 +353,9 @@ def _malformed_batch(lines: list[str]) -> CleanBatch:
 
 def _conform_rejects(table: pa.Table) -> pa.Table:
     n = table.num_rows
-    columns = [table.column(f.name) if f.name in table.column_names else pa.nulls(n, pa.string()) for f in REJECTS_SCHEMA]
+    columns = [
+        table.column(f.name) if f.name in table.column_names else pa.nulls(n, pa.string()) for f in REJECTS_SCHEMA
+    ]
     return pa.Table.from_arrays(columns, schema=REJECTS_SCHEMA)
 
 
@@ -354,10 +364,14 @@ def read_all(data: bytes, *, source_key: str, ingested_at: datetime, block_size:
     layout = sniff_layout(data[:_SNIFF_BYTES])
     try:
         return list(
-            iter_clean_batches(io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size)
+            iter_clean_batches(
+                io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size
+            )
         )
     except Utf8Fallback:
         layout = CsvLayout(layout.positions, "cp1252", layout.field_count)
         return list(
-            iter_clean_batches(io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size)
+            iter_clean_batches(
+                io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size
+            )
         )

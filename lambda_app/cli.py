@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the pipeline on your CSV files in a local AWS emulator")
     run.add_argument("files", nargs="+", type=Path, help="CSV files, uploaded under their base names, in order")
     run.add_argument("--out", type=Path, required=True, help="folder to copy the output bucket and catalog into")
-    run.add_argument("--date", type=date.fromisoformat, default=None, help="event date YYYY-MM-DD (default: today, UTC)")
+    run.add_argument(
+        "--date", type=date.fromisoformat, default=None, help="event date YYYY-MM-DD (default: today, UTC)"
+    )
     run.add_argument("--quiet", action="store_true", help="do not print the report tables")
     run.add_argument("--verbose", action="store_true", help="show the handler's JSON logs")
     run.set_defaults(func=cmd_run)
@@ -62,8 +64,8 @@ def run_files(files: list[Path], out: Path, day: date | None = None, *, show: bo
         if not path.is_file():
             print(f"error: {path} is not a file", file=sys.stderr)
             return 2, []
-    now = datetime.now(timezone.utc)
-    base_time = now if day is None else datetime.combine(day, now.time(), tzinfo=timezone.utc)
+    now = datetime.now(UTC)
+    base_time = now if day is None else datetime.combine(day, now.time(), tzinfo=UTC)
     out.mkdir(parents=True, exist_ok=True)
     exit_code = 0
     summaries: list[Any] = []
@@ -80,7 +82,9 @@ def run_files(files: list[Path], out: Path, day: date | None = None, *, show: bo
                 )
                 if item["status"] == "rejected_file":
                     exit_code = 1
-                    print(f"error: {item['key']} was rejected ({item['reason']}); see errors/ in {out}", file=sys.stderr)
+                    print(
+                        f"error: {item['key']} was rejected ({item['reason']}); see errors/ in {out}", file=sys.stderr
+                    )
         aws.download_output(out)
         catalog = aws.write_catalog(out)
         settings = aws.settings()
@@ -91,10 +95,10 @@ def run_files(files: list[Path], out: Path, day: date | None = None, *, show: bo
 
 
 def _show_reports(out: Path, day: date, reports_prefix: str) -> None:
+    import csv
+
     from rich.console import Console
     from rich.table import Table
-
-    import csv
 
     console = Console()
     folder = out / reports_prefix / f"{day:%Y/%m/%d}"
@@ -122,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 2
     print(f"demo: local AWS emulator (moto) on 127.0.0.1, uploading {SAMPLE_FILE.name} and delivering its S3 event\n")
     code, _ = run_files([SAMPLE_FILE], args.out)
-    day = datetime.now(timezone.utc).date()
+    day = datetime.now(UTC).date()
     print("\nAthena SQL in queries/ run locally (sqlglot -> DuckDB) against the same dataset:")
     checks = sql.compare_reports(args.out, day.isoformat())
     failed = 0

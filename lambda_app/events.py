@@ -1,16 +1,16 @@
 """S3 event notifications: decoding the ones S3 sends, and building them the way S3 does (for local runs).
 
-Decoding uses AWS Lambda Powertools' typed view (``S3Event``), which
-URL-decodes object keys with ``unquote_plus`` as S3 requires.
+Decoding uses AWS Lambda Powertools' typed view (``S3Event``); object keys
+arrive URL-encoded and are decoded with ``unquote_plus`` here.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from lambda_app.pipeline import ObjectEvent
 
@@ -36,7 +36,7 @@ def parse_event(event: dict[str, Any]) -> tuple[list[ObjectEvent], list[Skipped]
     objects: list[ObjectEvent] = []
     skipped: list[Skipped] = []
     for record in S3Event(event).records:
-        key = record.s3.get_object.key
+        key = unquote_plus(record.s3.get_object.key)  # keys arrive URL-encoded (spaces as "+")
         if not record.event_name.startswith("ObjectCreated:"):
             skipped.append(Skipped(key, f"event {record.event_name} is not an object creation"))
         elif key.endswith("/"):
@@ -61,7 +61,7 @@ def parse_event(event: dict[str, Any]) -> tuple[list[ObjectEvent], list[Skipped]
 
 def _parse_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def object_created_record(
@@ -84,7 +84,8 @@ def object_created_record(
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": region,
-        "eventTime": event_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{event_time.microsecond // 1000:03d}Z",
+        "eventTime": event_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{event_time.microsecond // 1000:03d}Z",
         "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "AWS:AIDAORDERSANALYTICSLOCAL"},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
@@ -92,7 +93,11 @@ def object_created_record(
         "s3": {
             "s3SchemaVersion": "1.0",
             "configurationId": "orders-csv-uploaded",
-            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "AORDERSANALYTICS"}, "arn": f"arn:aws:s3:::{bucket}"},
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "AORDERSANALYTICS"},
+                "arn": f"arn:aws:s3:::{bucket}",
+            },
             "object": obj,
         },
     }

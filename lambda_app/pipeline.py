@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import IO, Any
 
 import pyarrow as pa
@@ -31,7 +31,13 @@ import pyarrow.compute as pc
 
 from lambda_app import paths, storage
 from lambda_app.cleaning import CleanBatch, CsvLayout, Utf8Fallback, iter_clean_batches, read_head, sniff_layout
-from lambda_app.errors import ConcurrentLoadError, FileTooLargeError, InputFileError, ReconciliationError, TooManyRejectsError
+from lambda_app.errors import (
+    ConcurrentLoadError,
+    FileTooLargeError,
+    InputFileError,
+    ReconciliationError,
+    TooManyRejectsError,
+)
 from lambda_app.logs import logger
 from lambda_app.reports import INPUT_COLUMNS as REPORT_INPUT_COLUMNS
 from lambda_app.reports import REPORT_NAMES, ReportBuilder, to_csv_bytes
@@ -52,7 +58,7 @@ class ObjectEvent:
 
     @property
     def ingest_date(self) -> date:
-        return self.event_time.astimezone(timezone.utc).date()
+        return self.event_time.astimezone(UTC).date()
 
 
 @dataclass
@@ -151,8 +157,13 @@ def process_object(event: ObjectEvent, settings: Settings) -> FileResult:
     storage.put_json(
         settings.output_bucket,
         state_key,
-        {**state, "key": event.key, "bucket": event.bucket, "days": sorted(d.isoformat() for d in previous_days | {day}),
-         "pending_attempt": attempt},
+        {
+            **state,
+            "key": event.key,
+            "bucket": event.bucket,
+            "days": sorted(d.isoformat() for d in previous_days | {day}),
+            "pending_attempt": attempt,
+        },
     )
     load = _Load()
     try:
@@ -196,7 +207,7 @@ def _fill(result: FileResult, load: _Load, started: float) -> None:
 
 def _load(event: ObjectEvent, settings: Settings, day: date, prefix: str, load: _Load) -> None:
     """Stream the object into Parquet objects and a local rejects file; fills ``load``."""
-    ingested_at = event.event_time.astimezone(timezone.utc)
+    ingested_at = event.event_time.astimezone(UTC)
     with storage.open_input(event.bucket, event.key) as stream:
         layout = sniff_layout(read_head(stream))
         stream.seek(0)
@@ -247,7 +258,10 @@ def _stream_file(
 
 
 def _account(batch: CleanBatch, load: _Load) -> None:
-    if batch.good.num_rows + batch.rejects.num_rows != batch.rows_in or sum(batch.reasons.values()) != batch.rejects.num_rows:
+    if (
+        batch.good.num_rows + batch.rejects.num_rows != batch.rows_in
+        or sum(batch.reasons.values()) != batch.rejects.num_rows
+    ):
         raise ReconciliationError(
             f"a block of {batch.rows_in} rows became {batch.good.num_rows} loaded + {batch.rejects.num_rows} rejected"
         )

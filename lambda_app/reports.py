@@ -105,7 +105,13 @@ def _compact(parts: list[pa.Table], limit: int) -> list[pa.Table]:
 
 def _counts(parts: list[pa.Table], keys: list[str]) -> pa.Table:
     if not parts:
-        return pa.table({keys[0]: pa.array([], pa.string()), keys[1]: pa.array([], pa.string()), "order_count": pa.array([], pa.int64())})
+        return pa.table(
+            {
+                keys[0]: pa.array([], pa.string()),
+                keys[1]: pa.array([], pa.string()),
+                "order_count": pa.array([], pa.int64()),
+            }
+        )
     distinct = _distinct(pa.concat_tables(parts))
     counted = distinct.group_by(keys, use_threads=False).aggregate([("order_id", "count")])
     return counted.select([*keys, "order_id_count"]).rename_columns([*keys, "order_count"])

@@ -1,0 +1,52 @@
+# The few verbs a newcomer needs. `make demo` and `make test` work on a fresh
+# machine with Python 3.11+ and make (terraform for the infra checks).
+PY ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test unit integration lint typecheck check pr bench clean
+
+help:  ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+install: $(STAMP)  ## create .venv with the pinned runtime + dev dependencies and the package
+
+$(STAMP): pyproject.toml requirements/lambda.txt requirements/dev.txt
+	$(PY) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements/lambda.txt -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+demo: install  ## run the pipeline on sample_orders.csv against a local AWS emulator
+	$(BIN)/orders-analytics demo
+
+lint: install  ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install  ## mypy --strict on lambda_app
+	$(BIN)/mypy
+
+test: install infra-tools lint typecheck  ## everything CI runs: lint, types, unit, integration, infra checks
+	$(BIN)/pytest
+
+unit: install  ## fast tests, no network
+	$(BIN)/pytest tests/unit
+
+integration: install  ## the real handler against moto
+	$(BIN)/pytest tests/integration
+
+check: test  ## alias of test
+pr: test  ## alias of test
+
+bench: install  ## benchmark the core against naive pandas and DuckDB (see docs/benchmarks.md)
+	$(BIN)/orders-analytics bench
+
+clean:  ## remove virtualenvs and caches
+	rm -rf $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache demo-output bench-data
+
+-include mk/infra.mk

@@ -1,0 +1,69 @@
+"""Helpers for tests: canonical CSV lines, and driving the real handler through the emulator."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from lambda_app.emulator import LocalAws
+
+CANONICAL_HEADER = (
+    "Order Id,Order Date,Ship Mode,Segment,Country,City,State,Postal Code,Region,Category,"
+    "Sub Category,Product Id,cost price,List Price,Quantity,Discount Percent"
+)
+EVENT_TIME = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
+
+
+def csv_bytes(*rows: str, header: str = CANONICAL_HEADER, newline: str = "\r\n") -> bytes:
+    """A CSV file in the canonical export format (CRLF by default)."""
+    return newline.join([header, *rows]).encode() + newline.encode()
+
+
+def line(
+    order_id: str = "CA-1",
+    order_date: str = "2023-09-05",
+    ship_mode: str = "Standard Class",
+    region: str = "West",
+    category: str = "Furniture",
+    sub_category: str = "Bookcases",
+    cost: str = "240",
+    price: str = "260",
+    quantity: str = "2",
+    discount: str = "2",
+) -> str:
+    """One canonical data row; defaults are the issue's example line."""
+    return (
+        f"{order_id},{order_date},{ship_mode},Consumer,United States,San Francisco,California,94109,"
+        f"{region},{category},{sub_category},FUR-BO-10001798,{cost},{price},{quantity},{discount}"
+    )
+
+
+def upload_and_deliver(aws: LocalAws, key: str, body: bytes, when: datetime = EVENT_TIME) -> dict[str, Any]:
+    head = aws.upload(key, body)
+    return aws.deliver(aws.object_created_event(key, head, when))
+
+
+def read_output(aws: LocalAws, key: str) -> bytes:
+    import boto3
+
+    buffer = io.BytesIO()
+    boto3.client("s3").download_fileobj(aws.output_bucket, key, buffer)
+    return buffer.getvalue()
+
+
+def output_keys(aws: LocalAws, prefix: str = "") -> list[str]:
+    import boto3
+
+    s3 = boto3.client("s3")
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=aws.output_bucket, Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return sorted(keys)
+
+
+def report_rows(aws: LocalAws, name: str, day: str = "2026/11/26") -> list[list[str]]:
+    import csv
+
+    text = read_output(aws, f"analytics/{day}/{name}.csv").decode()
+    return list(csv.reader(io.StringIO(text)))

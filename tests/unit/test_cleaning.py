@@ -1,0 +1,193 @@
+"""Parsing and validation of raw CSV bytes into typed rows and rejects (no network)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+
+import pyarrow as pa
+import pytest
+
+from lambda_app.cleaning import (
+    REJECTS_SCHEMA,
+    CsvLayout,
+    iter_clean_batches,
+    parse_dates,
+    read_all,
+    sniff_layout,
+)
+from lambda_app.errors import EmptyFileError, MissingColumnsError, UnreadableFileError
+from lambda_app.schema import DATASET_SCHEMA
+from tests.helpers import CANONICAL_HEADER, csv_bytes, line
+
+WHEN = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
+
+
+def clean(data: bytes, block_size: int = 1 << 20) -> tuple[pa.Table, pa.Table, dict[str, int]]:
+    batches = read_all(data, source_key="in/orders.csv", ingested_at=WHEN, block_size=block_size)
+    reasons: dict[str, int] = {}
+    for batch in batches:
+        for reason, count in batch.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    good = pa.concat_tables([b.good for b in batches]) if batches else DATASET_SCHEMA.empty_table()
+    rejects = pa.concat_tables([b.rejects for b in batches]) if batches else REJECTS_SCHEMA.empty_table()
+    return good, rejects, reasons
+
+
+def test_issue_example_line_is_typed_with_profit_and_lineage() -> None:
+    good, rejects, _ = clean(csv_bytes(line()))
+    assert rejects.num_rows == 0
+    assert good.schema == DATASET_SCHEMA
+    row = good.to_pylist()[0]
+    assert row["order_date"] == date(2023, 9, 5)
+    assert row["quantity"] == 2
+    assert row["postal_code"] == "94109"
+    # (260 * (1 - 2/100) - 240) * 2 = (254.8 - 240) * 2 = 29.6
+    assert row["profit"] == pytest.approx(29.6)
+    assert row["source_key"] == "in/orders.csv"
+    assert row["ingested_at"] == datetime(2026, 11, 26, 10, 30)
+
+
+def test_us_and_iso_dates_both_parse_and_impossible_dates_are_invalid() -> None:
+    values = pa.array(
+        [
+            "2023-09-05",
+            "9/5/2023",
+            "12/31/2024",
+            "2024-02-29",
+            "2023-02-29",
+            "2023-02-30",
+            "13/1/2023",
+            "2023-13-01",
+            "05.09.2023",
+            "",
+            "1850-01-01",
+            "2023-09-05T10:00",
+        ]
+    )
+    parsed, invalid = parse_dates(values)
+    assert parsed.to_pylist()[:4] == [date(2023, 9, 5), date(2023, 9, 5), date(2024, 12, 31), date(2024, 2, 29)]
+    assert invalid.to_pylist() == [False] * 4 + [True] * 8
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (line(order_id=""), "missing_order_id"),
+        (line(region=" "), "missing_region"),
+        (line(category=""), "missing_category"),
+        (line(sub_category=""), "missing_sub_category"),
+        (line(order_date="2023-02-30"), "invalid_order_date"),
+        (line(order_date="yesterday"), "invalid_order_date"),
+        (line(cost="-1"), "invalid_cost_price"),
+        (line(cost="abc"), "invalid_cost_price"),
+        (line(price="NaN"), "invalid_list_price"),
+        (line(price="1e999"), "invalid_list_price"),
+        (line(quantity="0"), "invalid_quantity"),
+        (line(quantity="1.5"), "invalid_quantity"),
+        (line(quantity="-2"), "invalid_quantity"),
+        (line(discount="101"), "invalid_discount_percent"),
+        (line(discount="-1"), "invalid_discount_percent"),
+    ],
+)
+def test_each_invalid_value_is_rejected_with_its_reason(row: str, reason: str) -> None:
+    good, rejects, reasons = clean(csv_bytes(line(order_id="OK-1"), row))
+    assert good.column("order_id").to_pylist() == ["OK-1"]
+    assert rejects.column("reject_reason").to_pylist() == [reason]
+    assert reasons == {reason: 1}
+
+
+def test_rejects_keep_the_original_untrimmed_values_and_list_every_reason() -> None:
+    _, rejects, reasons = clean(csv_bytes(line(order_id=" X-1 ", cost="-5", quantity="0")))
+    row = rejects.to_pylist()[0]
+    assert row["order_id"] == " X-1 "
+    assert row["cost_price"] == "-5"
+    assert row["reject_reason"] == "invalid_cost_price; invalid_quantity"
+    assert reasons == {"invalid_cost_price": 1}  # counted once, under the first reason
+
+
+def test_wrong_field_count_rows_are_rejected_with_the_raw_line() -> None:
+    good, rejects, reasons = clean(csv_bytes(line(), "CA-9,2023-01-01,oops", line(order_id="CA-2")))
+    assert good.num_rows == 2
+    assert rejects.column("raw_line").to_pylist() == ["CA-9,2023-01-01,oops"]
+    assert reasons == {"malformed_row": 1}
+
+
+def test_ship_mode_placeholders_become_missing_and_values_are_trimmed() -> None:
+    rows = [
+        line(order_id=f"O{i}", ship_mode=mode)
+        for i, mode in enumerate(["Not Available", " unknown ", "N/A", "", "n/a", "  First Class  "])
+    ]
+    good, _, _ = clean(csv_bytes(*rows))
+    assert good.column("ship_mode").to_pylist() == [None, None, None, None, None, "First Class"]
+
+
+def test_zero_priced_lines_and_percent_sign_discounts_are_valid() -> None:
+    good, rejects, _ = clean(csv_bytes(line(cost="0", price="0", discount="0"), line(order_id="B", discount="15%")))
+    assert rejects.num_rows == 0
+    assert good.column("profit").to_pylist()[0] == 0.0
+    assert good.column("discount_percent").to_pylist()[1] == 15.0
+
+
+def test_bom_lf_reordered_columns_and_quoted_commas() -> None:
+    header = (
+        "\ufeffRegion,Order ID,Order-Date,Ship_Mode,category,SUB-CATEGORY,Cost Price,List Price,quantity,"
+        "Discount Percent,City"
+    )
+    data = (header + "\n" + 'West,A-1,1/2/2024,Same Day,Technology,Phones,10,20,3,0,"Portland, OR"\n').encode()
+    good, rejects, _ = clean(data)
+    assert rejects.num_rows == 0
+    row = good.to_pylist()[0]
+    assert (row["order_id"], row["order_date"], row["city"], row["segment"]) == (
+        "A-1",
+        date(2024, 1, 2),
+        "Portland, OR",
+        None,
+    )
+    assert row["profit"] == pytest.approx(30.0)
+
+
+def test_windows_1252_file_is_read_as_such() -> None:
+    data = csv_bytes(line(category="Café Furniture")).decode().encode("cp1252")
+    assert sniff_layout(data).encoding == "cp1252"
+    good, _, _ = clean(data)
+    assert good.column("category").to_pylist() == ["Café Furniture"]
+
+
+def test_embedded_newline_in_a_quoted_field_stays_in_the_value() -> None:
+    good, rejects, _ = clean(csv_bytes(line(category='"Office\r\nSupplies"')))
+    assert rejects.num_rows == 0
+    assert good.column("category").to_pylist() == ["Office\r\nSupplies"]
+
+
+def test_empty_binary_and_headerless_files_are_permanent_errors() -> None:
+    with pytest.raises(EmptyFileError):
+        sniff_layout(b"")
+    with pytest.raises(UnreadableFileError):
+        sniff_layout(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(MissingColumnsError):
+        sniff_layout(b"a,b,c\r\n1,2,3\r\n")
+
+
+def test_header_only_file_reads_zero_rows() -> None:
+    good, rejects, _ = clean((CANONICAL_HEADER + "\r\n").encode())
+    assert good.num_rows == 0 and rejects.num_rows == 0
+
+
+def test_small_blocks_split_the_file_but_lose_no_row() -> None:
+    rows = [line(order_id=f"CA-{i // 3}", sub_category=["Chairs", "Tables", "Bookcases"][i % 3]) for i in range(300)]
+    rows[150] = line(order_id="BAD", quantity="x")
+    data = csv_bytes(*rows)
+    layout = sniff_layout(data)
+    batches = list(iter_clean_batches(io.BytesIO(data), layout, source_key="k", ingested_at=WHEN, block_size=2048))
+    assert len(batches) > 5
+    assert sum(b.rows_in for b in batches) == 300
+    assert sum(b.good.num_rows for b in batches) == 299
+    assert sum(b.rejects.num_rows for b in batches) == 1
+
+
+def test_a_row_longer_than_the_block_is_a_clear_error() -> None:
+    data = csv_bytes(line(category="x" * 5000))
+    layout = CsvLayout(sniff_layout(data).positions, "utf-8", 16)
+    with pytest.raises(UnreadableFileError, match="longer than the read block"):
+        list(iter_clean_batches(io.BytesIO(data), layout, source_key="k", ingested_at=WHEN, block_size=1024))
