@@ -64,9 +64,12 @@ def run_files(files: list[Path], out: Path, day: date | None = None, *, show: bo
         if not path.is_file():
             print(f"error: {path} is not a file", file=sys.stderr)
             return 2, []
+    problem = _prepare_out(out)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2, []
     now = datetime.now(UTC)
     base_time = now if day is None else datetime.combine(day, now.time(), tzinfo=UTC)
-    out.mkdir(parents=True, exist_ok=True)
     exit_code = 0
     summaries: list[Any] = []
     with local_aws() as aws:
@@ -90,8 +93,26 @@ def run_files(files: list[Path], out: Path, day: date | None = None, *, show: bo
         settings = aws.settings()
     if show:
         _show_reports(out, base_time.date(), settings.reports_prefix)
-    print(f"\noutput bucket copied to {out}/ (Glue table as registered: {catalog})")
+    print(f"output bucket copied to {out}/:")
+    for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        count = sum(1 for f in folder.rglob("*") if f.is_file())
+        print(f"  {folder.name + '/':<12} {count:>4} object(s)")
+    print(f"Glue table as registered: {catalog}")
     return exit_code, summaries
+
+
+def _prepare_out(out: Path) -> str | None:
+    """Make ``out`` an empty folder; a previous run's output (marked by ``_catalog/``) is replaced."""
+    import shutil
+
+    if out.exists() and not out.is_dir():
+        return f"{out} exists and is not a folder"
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "_catalog").is_dir():
+            return f"{out} is not empty and holds no earlier output; choose an empty or new folder"
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return None
 
 
 def _show_reports(out: Path, day: date, reports_prefix: str) -> None:
@@ -105,12 +126,13 @@ def _show_reports(out: Path, day: date, reports_prefix: str) -> None:
     for path in sorted(folder.glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
-        table = Table(title=path.stem, caption=str(path.relative_to(out)), title_justify="left")
+        table = Table(title=f"[bold]{path.stem}[/bold]", title_justify="left")
         for column in rows[0] if rows else []:
             table.add_column(column, justify="right" if column in {"total_profit", "order_count"} else "left")
         for row in rows[1:]:
             table.add_row(*row)
         console.print(table)
+        console.print(f"  [dim]{path}[/dim]\n")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
