@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,6 +68,11 @@ class CsvLayout:
     positions: dict[str, int]
     encoding: str
     field_count: int
+    # False: the fast parser (about twice as fast); a quoted line break then shows up as a
+    # malformed row, and the file is read again with True (see ``ReparseNeeded``).
+    newlines_in_values: bool = False
+    # True when the whole file is one header line without a line break: no data rows to read.
+    header_only: bool = False
 
 
 @dataclass
@@ -89,17 +96,19 @@ def sniff_layout(head: bytes) -> CsvLayout:
         raise EmptyFileError("the object is empty: no header row")
     if b"\x00" in head:
         raise UnreadableFileError("the object contains NUL bytes: binary data, not a CSV file")
-    end = head.find(b"\n")
-    if end < 0:
-        if len(head) >= _SNIFF_BYTES:
-            raise UnreadableFileError("no line break in the first MiB: not a CSV file, or the header line is too long")
-        end = len(head)
+    line_break = re.search(rb"[\r\n]", head)  # a lone CR ends a line too (old Mac exports)
+    end = line_break.start() if line_break else len(head)
+    if line_break is None and len(head) >= _SNIFF_BYTES:
+        raise UnreadableFileError("no line break in the first MiB: not a CSV file, or the header line is too long")
     line = head[:end]
     encoding = detect_encoding(head)
-    text = line.decode("utf-8-sig" if encoding == "utf-8" else encoding).strip("\r")
-    header = next(csv.reader([text]), [])
+    text = line.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    try:
+        header = next(csv.reader([text]), [])
+    except csv.Error as exc:  # e.g. a header cell longer than the csv module's field limit (128 KiB)
+        raise UnreadableFileError(f"the header row cannot be parsed: {exc}") from exc
     positions = map_header(header)
-    return CsvLayout(positions=positions, encoding=encoding, field_count=len(header))
+    return CsvLayout(positions=positions, encoding=encoding, field_count=len(header), header_only=line_break is None)
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -118,8 +127,16 @@ def detect_encoding(sample: bytes) -> str:
     return "cp1252"
 
 
-class Utf8Fallback(Exception):
-    """Raised mid-stream when a file that looked like UTF-8 turns out not to be; read again as cp1252."""
+class ReparseNeeded(Exception):
+    """The file must be read again from the start with ``layout`` (what was written from it is void)."""
+
+    def __init__(self, layout: CsvLayout, why: str) -> None:
+        super().__init__(why)
+        self.layout = layout
+
+
+class Utf8Fallback(ReparseNeeded):
+    """A file that looked like UTF-8 is not: read again as Windows-1252."""
 
 
 def iter_clean_batches(
@@ -135,6 +152,8 @@ def iter_clean_batches(
     Every row read ends up either in a batch's ``good`` table (typed, with
     ``DATASET_SCHEMA``) or in its ``rejects`` table with a reason.
     """
+    if layout.header_only:
+        return
     column_names = [f"f{i}" for i in range(layout.field_count)]
     by_position = {f"f{pos}": name for name, pos in layout.positions.items()}
     malformed: list[str] = []
@@ -152,7 +171,9 @@ def iter_clean_batches(
                 block_size=block_size,
                 encoding=layout.encoding,
             ),
-            parse_options=pv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
+            parse_options=pv.ParseOptions(
+                newlines_in_values=layout.newlines_in_values, invalid_row_handler=on_invalid_row
+            ),
             convert_options=pv.ConvertOptions(
                 include_columns=list(by_position),
                 column_types={name: pa.string() for name in by_position},
@@ -165,6 +186,8 @@ def iter_clean_batches(
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
+            if malformed and not layout.newlines_in_values:
+                raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
             raw = pa.Table.from_batches([batch]).rename_columns([by_position[n] for n in batch.schema.names])
             yield clean_table(raw, source_key=source_key, ingested_at=ingested_at)
             if malformed:
@@ -173,16 +196,24 @@ def iter_clean_batches(
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "invalid UTF8" in message and layout.encoding == "utf-8":
-            raise Utf8Fallback(message) from exc
+            raise Utf8Fallback(dataclasses.replace(layout, encoding="cp1252"), message) from exc
         if "straddling" in message or "block" in message.lower():
             raise UnreadableFileError(
                 f"a CSV row is longer than the read block ({block_size} bytes) or its quoting is broken: {message}"
             ) from exc
+        if not layout.newlines_in_values:
+            raise ReparseNeeded(_careful(layout), message) from exc
         if "Empty CSV file" in message:
             return
         raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
     if malformed:
+        if not layout.newlines_in_values:
+            raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
         yield _malformed_batch(malformed)
+
+
+def _careful(layout: CsvLayout) -> CsvLayout:
+    return dataclasses.replace(layout, newlines_in_values=True)
 
 
 def read_head(stream: IO[bytes]) -> bytes:
@@ -218,17 +249,16 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
     )
     failures.append(("invalid_discount_percent", bad_discount))
 
-    reason = pa.nulls(n, pa.string())
-    for name, failed in reversed(failures):
-        reason = pc.if_else(failed, pa.scalar(name), reason)
-    reason_list = _joined_reasons(failures, n)
-    bad = pc.is_valid(reason)
+    bad = failures[0][1]
+    for _, failed in failures[1:]:
+        bad = pc.or_(bad, failed)
+    bad = _combine(bad)
+    any_bad = pc.any(bad).as_py()
 
     ship_mode = trimmed["ship_mode"]
     ship_missing = pc.or_kleene(
         pc.is_null(ship_mode), pc.is_in(pc.utf8_lower(ship_mode), pa.array(sorted(MISSING_SHIP_MODES)))
     )
-    good_mask = pc.invert(bad)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "order_id": trimmed["order_id"],
         "order_date": order_date,
@@ -243,22 +273,32 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
         "quantity": quantity,
         "discount_percent": discount,
     }
-    good = pa.table({k: pc.filter(v, good_mask) for k, v in columns.items()})
+    good = pa.table(columns)
+    if any_bad:
+        good = good.filter(pc.invert(bad))
     good = good.append_column("profit", compute_profit(good))
     good = good.append_column("source_key", pa.repeat(pa.scalar(source_key, pa.string()), good.num_rows))
     stamp = pa.scalar(ingested_at.replace(tzinfo=None), pa.timestamp("ms"))
     good = good.append_column("ingested_at", pa.repeat(stamp, good.num_rows))
     good = good.cast(DATASET_SCHEMA)
+    if not any_bad:
+        return CleanBatch(good=good, rejects=REJECTS_SCHEMA.empty_table(), reasons={}, rows_in=n)
 
+    # Reasons are worked out on the (usually few) rejected rows only.
+    bad_failures = [(name, pc.filter(failed, bad)) for name, failed in failures]
+    first = pa.nulls(len(bad_failures[0][1]), pa.string())
+    for name, failed in reversed(bad_failures):
+        first = pc.if_else(failed, pa.scalar(name), first)
     rejects = pa.table(
         {
-            "reject_reason": pc.filter(reason_list, bad),
+            "reject_reason": _joined_reasons(bad_failures, len(first)),
             **{name: pc.filter(raw.column(name), bad) for name in INPUT_COLUMNS if name in raw.column_names},
         }
     )
-    rejects = _conform_rejects(rejects)
-    counts = pc.value_counts(pc.filter(reason, bad)).to_pylist()
-    return CleanBatch(good=good, rejects=rejects, reasons={c["values"]: c["counts"] for c in counts}, rows_in=n)
+    counts = pc.value_counts(first).to_pylist()
+    return CleanBatch(
+        good=good, rejects=_conform_rejects(rejects), reasons={c["values"]: c["counts"] for c in counts}, rows_in=n
+    )
 
 
 def compute_profit(table: pa.Table) -> pa.ChunkedArray | pa.Array:
@@ -275,6 +315,16 @@ def parse_dates(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]
     not rolled over.
     """
     values = _combine(values)
+    try:  # fast path: strict ISO dates, impossible ones refused by Arrow itself
+        fast = pc.cast(values, pa.date32())
+    except pa.ArrowInvalid:
+        return _parse_dates_slowly(values)
+    years = pc.year(fast)
+    ok = pc.fill_null(pc.and_(pc.greater_equal(years, MIN_YEAR), pc.less_equal(years, MAX_YEAR)), False)
+    return pc.if_else(ok, fast, pa.scalar(None, pa.date32())), pc.invert(ok)
+
+
+def _parse_dates_slowly(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     iso = pc.extract_regex(values, _ISO_DATE)
     us = pc.extract_regex(values, _US_DATE)
     parts = {}
@@ -304,15 +354,22 @@ def _is_blank(values: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _null_if_blank(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    return pc.if_else(_is_blank(values), pa.scalar(None, pa.string()), values)
+    blank = _is_blank(values)
+    if not pc.any(blank).as_py():
+        return values
+    return pc.if_else(blank, pa.scalar(None, pa.string()), values)
 
 
 def _parse_number(
     values: pa.ChunkedArray | pa.Array, *, low: float, high: float | None
 ) -> tuple[pa.ChunkedArray | pa.Array, pa.Array]:
-    matches = pc.fill_null(pc.match_substring_regex(values, _NUMBER), False)
-    number = pc.cast(pc.if_else(matches, values, pa.scalar("0")), pa.float64())
-    ok = pc.and_(matches, pc.is_finite(number))
+    try:  # fast path: every value is a number ("nan"/"inf" are caught by is_finite below)
+        number = pc.cast(values, pa.float64())
+        ok = pc.fill_null(pc.is_finite(number), False)
+    except pa.ArrowInvalid:
+        matches = pc.fill_null(pc.match_substring_regex(values, _NUMBER), False)
+        number = pc.cast(pc.if_else(matches, values, pa.scalar("0")), pa.float64())
+        ok = pc.and_(matches, pc.is_finite(number))
     ok = pc.and_(ok, pc.greater_equal(number, low))
     if high is not None:
         ok = pc.and_(ok, pc.less_equal(number, high))
@@ -320,6 +377,12 @@ def _parse_number(
 
 
 def _parse_quantity(values: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray | pa.Array, pa.Array]:
+    try:  # fast path: plain integers
+        number = pc.cast(values, pa.int64())
+        ok = pc.fill_null(pc.and_(pc.greater(number, 0), pc.less_equal(number, MAX_QUANTITY)), False)
+        return pc.if_else(ok, number, pa.scalar(None, pa.int64())), _combine(pc.invert(ok))
+    except pa.ArrowInvalid:
+        pass
     matches = pc.fill_null(pc.match_substring_regex(values, _QUANTITY), False)
     digits = pc.replace_substring_regex(pc.if_else(matches, values, pa.scalar("0")), r"\.0*$", "")
     short = pc.less_equal(pc.utf8_length(digits), 10)
@@ -360,18 +423,15 @@ def _conform_rejects(table: pa.Table) -> pa.Table:
 
 
 def read_all(data: bytes, *, source_key: str, ingested_at: datetime, block_size: int = 1 << 20) -> list[CleanBatch]:
-    """Clean a whole in-memory file (tests and small local jobs)."""
+    """Clean a whole in-memory file (tests and small local jobs), re-reading as the file requires."""
     layout = sniff_layout(data[:_SNIFF_BYTES])
-    try:
-        return list(
-            iter_clean_batches(
-                io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size
+    for _ in range(3):
+        try:
+            return list(
+                iter_clean_batches(
+                    io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size
+                )
             )
-        )
-    except Utf8Fallback:
-        layout = CsvLayout(layout.positions, "cp1252", layout.field_count)
-        return list(
-            iter_clean_batches(
-                io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size
-            )
-        )
+        except ReparseNeeded as again:
+            layout = again.layout
+    raise UnreadableFileError("the CSV could not be parsed with any supported setting")
