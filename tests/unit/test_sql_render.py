@@ -1,0 +1,86 @@
+"""render(), QUERIES_DIR discovery and the import cost of lambda_app.sql."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from lambda_app import sql
+from lambda_app.errors import PipelineError, QueryTemplateError
+
+TEMPLATE = (
+    "SELECT * FROM \"${database}\".\"${table}\" WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')"
+)
+
+
+def test_render_fills_every_placeholder_with_a_date() -> None:
+    out = sql.render(TEMPLATE, database="orders_analytics", table="orders", ingest_date="2024-03-01")
+    assert out == (
+        "SELECT * FROM \"orders_analytics\".\"orders\" WHERE ('2024-03-01' = 'ALL' OR ingest_date = '2024-03-01')"
+    )
+
+
+@pytest.mark.parametrize("ingest_date", [None, "ALL", "all"])
+def test_render_without_a_date_selects_all_history(ingest_date: str | None) -> None:
+    out = sql.render(TEMPLATE, database="d", table="t", ingest_date=ingest_date)
+    assert "('ALL' = 'ALL' OR ingest_date = 'ALL')" in out
+
+
+def test_render_accepts_a_date_object() -> None:
+    out = sql.render("${ingest_date}", database="d", table="t", ingest_date=date(2024, 2, 29))
+    assert out == "2024-02-29"
+
+
+@pytest.mark.parametrize("bad", ["2024-3-1", "2024-02-30", "yesterday", "2024-03-01' OR '1'='1", ""])
+def test_render_refuses_a_date_that_is_not_yyyy_mm_dd(bad: str) -> None:
+    with pytest.raises(QueryTemplateError):
+        sql.render(TEMPLATE, database="d", table="t", ingest_date=bad)
+
+
+@pytest.mark.parametrize(("database", "table"), [('a"b', "t"), ("d", "t; DROP TABLE x"), ("", "t"), ("d", "t.u")])
+def test_render_refuses_names_that_are_not_glue_identifiers(database: str, table: str) -> None:
+    with pytest.raises(QueryTemplateError):
+        sql.render(TEMPLATE, database=database, table=table)
+
+
+def test_render_refuses_unknown_placeholders_and_terraform_directives() -> None:
+    with pytest.raises(QueryTemplateError, match="region"):
+        sql.render("SELECT '${region}'", database="d", table="t")
+    with pytest.raises(QueryTemplateError, match="%\\{"):
+        sql.render("SELECT '%{ if x }'", database="d", table="t")
+
+
+def test_template_errors_are_pipeline_errors() -> None:
+    assert issubclass(QueryTemplateError, PipelineError)
+
+
+def test_queries_dir_is_the_repository_folder() -> None:
+    repository = Path(__file__).resolve().parents[2]
+    assert repository / "queries" == sql.QUERIES_DIR
+    assert (sql.QUERIES_DIR / sql.REPORT_QUERIES["orders_by_category"]).is_file()
+
+
+def test_queries_dir_env_override_wins(tmp_path: Path) -> None:
+    assert sql.find_queries_dir({"ORDERS_QUERIES_DIR": str(tmp_path)}) == tmp_path
+
+
+def test_queries_dir_falls_back_to_the_lambda_task_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "task" / "queries").mkdir(parents=True)
+    # An installed (non-editable) package: no queries/ next to it.
+    monkeypatch.setattr(sql, "__file__", str(tmp_path / "site-packages" / "lambda_app" / "sql.py"))
+    assert sql.find_queries_dir({"LAMBDA_TASK_ROOT": str(tmp_path / "task")}) == tmp_path / "task" / "queries"
+    assert sql.find_queries_dir({}) == tmp_path / "site-packages" / "queries"
+
+
+def test_importing_the_module_does_not_import_the_engines() -> None:
+    code = (
+        "import sys, lambda_app.sql, lambda_app.cli_sql; "
+        "print(sorted(m for m in ('sqlglot', 'duckdb', 'awswrangler', 'pandas') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert result.stdout.strip() == "[]"
