@@ -1,0 +1,626 @@
+"""Benchmarks: the project's core against a naive pandas job and DuckDB, on generated files.
+
+Every *way* does the same job on a local CSV export: parse and type the
+columns, compute ``profit``, write snappy Parquet partitioned by
+``ingest_date``, and return the three reports as DataFrames:
+
+* ``most_profitable_region``: ``region, total_profit`` (sum of profit, rounded
+  to 2 places, by total descending then region);
+* ``shipping_method_by_category``: ``category, ship_mode, order_count`` (per
+  category the ship mode with the most distinct order ids, missing ship modes
+  left out, ties to the alphabetically first mode);
+* ``orders_by_category``: ``category, sub_category, order_count`` (distinct
+  order ids per pair).
+
+Ways are registered in :data:`WAYS`. The runner starts one fresh process per
+way (``python -m lambda_app.bench run-one WAY CSV OUT RESULT.json``) so each
+way's peak memory is its own; the child writes its timing, its peak RSS and its
+reports to disk, and the parent compares the reports across ways (profit
+within 0.01, everything else exact) and prints a table.
+
+Peak RSS is the child's ``VmHWM`` (Linux) rather than ``ru_maxrss``: on Linux
+``ru_maxrss`` survives ``fork``/``exec`` and would report the parent's peak
+when the parent is the larger process.
+
+Time is the wall time of the way's function in a fresh interpreter, imports of
+the libraries it uses included (as in a Lambda cold start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+
+REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "most_profitable_region": ("region", "total_profit"),
+    "shipping_method_by_category": ("category", "ship_mode", "order_count"),
+    "orders_by_category": ("category", "sub_category", "order_count"),
+}
+REPORT_NAMES: tuple[str, ...] = tuple(REPORT_COLUMNS)
+
+# The partition value every way writes: a constant, so runs are comparable.
+BENCH_INGEST_DATE = "2024-01-01"
+# Largest accepted difference between two ways' total_profit values.
+PROFIT_TOLERANCE = 0.01
+# Piece of the file parsed at a time by the parse-only lower bound.
+PARSE_CHUNK_BYTES = 16 * 1024**2
+
+Way = Callable[[Path, Path], "dict[str, DataFrame] | None"]
+
+
+# --- the ways ---------------------------------------------------------------------------------
+
+
+def _check_canonical_header(csv_path: Path) -> None:
+    """Raise ``ValueError`` unless the file's header is the canonical columns, in order.
+
+    The DuckDB and parse-only ways name and type columns by position.
+    """
+    from lambda_app.schema import INPUT_COLUMNS, normalize_header
+
+    with open(csv_path, encoding="utf-8", newline="") as handle:
+        header = handle.readline().rstrip("\r\n").split(",")
+    if tuple(normalize_header(cell) for cell in header) != INPUT_COLUMNS:
+        raise ValueError(f"{csv_path}: header is not the canonical export header: {header}")
+
+
+def naive_pandas(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
+    """The straightforward pandas job: whole file in memory, groupby/apply, ``to_parquet``."""
+    import pandas as pd
+
+    from lambda_app.schema import MISSING_SHIP_MODES, PARTITION_COLUMN, normalize_header
+
+    df = pd.read_csv(csv_path, dtype={"Postal Code": str})
+    df = df.rename(columns=normalize_header)
+    df["order_date"] = pd.to_datetime(df["order_date"], format="%Y-%m-%d")
+    df["profit"] = (df["list_price"] * (1 - df["discount_percent"] / 100) - df["cost_price"]) * df["quantity"]
+    df[PARTITION_COLUMN] = BENCH_INGEST_DATE
+    df.to_parquet(out_dir, engine="pyarrow", compression="snappy", partition_cols=[PARTITION_COLUMN], index=False)
+
+    region = df.groupby("region")["profit"].sum().round(2).reset_index(name="total_profit")
+    region = region.sort_values(["total_profit", "region"], ascending=[False, True], ignore_index=True)
+
+    mode_key = df["ship_mode"].fillna("").astype(str).str.strip().str.lower()
+    shipped = df.loc[~mode_key.isin(MISSING_SHIP_MODES), ["category", "ship_mode", "order_id"]]
+
+    def top_mode(group: DataFrame) -> Any:
+        counts = group.groupby("ship_mode")["order_id"].nunique()
+        best = int(counts.max())
+        return pd.Series({"ship_mode": min(counts[counts == best].index), "order_count": best})
+
+    shipping = shipped.groupby("category").apply(top_mode).reset_index()
+    shipping["order_count"] = shipping["order_count"].astype("int64")
+    shipping = shipping.sort_values("category", ignore_index=True)
+
+    by_category = (
+        df.groupby(["category", "sub_category"])["order_id"]
+        .nunique()
+        .reset_index(name="order_count")
+        .sort_values(["category", "sub_category"], ignore_index=True)
+    )
+    return {
+        "most_profitable_region": region[list(REPORT_COLUMNS["most_profitable_region"])],
+        "shipping_method_by_category": shipping[list(REPORT_COLUMNS["shipping_method_by_category"])],
+        "orders_by_category": by_category[list(REPORT_COLUMNS["orders_by_category"])],
+    }
+
+
+def _sql_text(value: object) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+_DUCKDB_TYPES: dict[str, str] = {
+    "order_date": "DATE",
+    "cost_price": "DOUBLE",
+    "list_price": "DOUBLE",
+    "quantity": "BIGINT",
+    "discount_percent": "DOUBLE",
+}
+
+
+def duckdb_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
+    """The same job in DuckDB: one streaming ``COPY`` from the typed CSV to Parquet, reports in SQL.
+
+    The CSV is read once, straight into the partitioned Parquet output (with
+    ``preserve_insertion_order = false``, DuckDB's advice for large copies);
+    the reports then read the few columns they need back from that output, so
+    the table is never held in memory. ``out_dir`` must not exist or be empty.
+    """
+    import duckdb
+
+    from lambda_app.schema import INPUT_COLUMNS, MISSING_SHIP_MODES, PARTITION_COLUMN
+
+    _check_canonical_header(csv_path)
+    columns = ", ".join(f"{_sql_text(c)}: {_sql_text(_DUCKDB_TYPES.get(c, 'VARCHAR'))}" for c in INPUT_COLUMNS)
+    missing = ", ".join(_sql_text(m) for m in sorted(MISSING_SHIP_MODES))
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(
+            f"""
+            COPY (
+                SELECT *,
+                       (list_price * (1 - discount_percent / 100) - cost_price) * quantity AS profit,
+                       {_sql_text(BENCH_INGEST_DATE)} AS {PARTITION_COLUMN}
+                FROM read_csv({_sql_text(csv_path)}, header = true, delim = ',', quote = '"',
+                              dateformat = '%Y-%m-%d', columns = {{{columns}}})
+            )
+            TO {_sql_text(out_dir)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY ({PARTITION_COLUMN}))
+            """
+        )
+        con.execute(
+            f"""
+            CREATE VIEW orders AS
+            SELECT * FROM read_parquet({_sql_text(out_dir / "**" / "*.parquet")}, hive_partitioning = true)
+            """
+        )
+        region = con.execute(
+            """
+            SELECT region, round(sum(profit), 2) AS total_profit
+            FROM orders GROUP BY region ORDER BY total_profit DESC, region
+            """
+        ).df()
+        shipping = con.execute(
+            f"""
+            WITH counts AS (
+                SELECT category, ship_mode, count(DISTINCT order_id) AS order_count
+                FROM orders
+                WHERE lower(trim(coalesce(ship_mode, ''))) NOT IN ({missing})
+                GROUP BY category, ship_mode
+            )
+            SELECT category, ship_mode, order_count FROM (
+                SELECT *, row_number() OVER (PARTITION BY category ORDER BY order_count DESC, ship_mode) AS rank
+                FROM counts
+            ) WHERE rank = 1 ORDER BY category
+            """
+        ).df()
+        by_category = con.execute(
+            """
+            SELECT category, sub_category, count(DISTINCT order_id) AS order_count
+            FROM orders GROUP BY category, sub_category ORDER BY category, sub_category
+            """
+        ).df()
+    finally:
+        con.close()
+    return {
+        "most_profitable_region": region,
+        "shipping_method_by_category": shipping,
+        "orders_by_category": by_category,
+    }
+
+
+def _line_chunks(csv_path: Path, size: int) -> Iterator[memoryview]:
+    """The data rows of a file in pieces of about ``size`` bytes, each ending at a line end.
+
+    Only for files without line breaks inside quoted values (generated files).
+    """
+    with open(csv_path, "rb") as handle:
+        handle.readline()  # the header
+        rest = b""
+        while chunk := handle.read(size):
+            data = rest + chunk if rest else chunk
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            if cut:
+                yield memoryview(data)[:cut]
+        if rest:
+            yield memoryview(rest)
+
+
+def csv_parse_only(csv_path: Path) -> None:
+    """Parse and type the whole file with pyarrow, a piece at a time, keeping nothing: the lower bound.
+
+    The file is cut at line ends into ``PARSE_CHUNK_BYTES`` pieces, each parsed
+    by ``pyarrow.csv`` with the dataset's types. (``pyarrow.csv.open_csv`` alone
+    is not a bound on memory: its reader runs far ahead of the consumer, and its
+    peak RSS grows with the file, ~1.1 GB for a 750 MB file.)
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from lambda_app.schema import INPUT_COLUMNS
+
+    _check_canonical_header(csv_path)
+    types = {"order_date": pa.date32(), "quantity": pa.int64()}
+    types |= {c: pa.float64() for c in ("cost_price", "list_price", "discount_percent")}
+    read_options = pacsv.ReadOptions(column_names=list(INPUT_COLUMNS), block_size=PARSE_CHUNK_BYTES)
+    convert_options = pacsv.ConvertOptions(column_types={c: types.get(c, pa.string()) for c in INPUT_COLUMNS})
+    for chunk in _line_chunks(csv_path, PARSE_CHUNK_BYTES):
+        pacsv.read_csv(pa.py_buffer(chunk), read_options=read_options, convert_options=convert_options)
+
+
+def _parse_only_way(csv_path: Path, _out_dir: Path) -> None:
+    csv_parse_only(csv_path)
+
+
+# Name -> way. The lead adds ``WAYS["core"] = ...`` (in this module, so the child
+# processes see it too); a ``package.module:function`` spec works without registering.
+WAYS: dict[str, Way] = {
+    "pandas": naive_pandas,
+    "duckdb": duckdb_job,
+    "parse_only": _parse_only_way,
+}
+REFERENCE_WAY = "core"
+
+
+def resolve_way(name: str) -> Way:
+    """The registered way ``name``, or the function named by a ``module:function`` spec."""
+    if name in WAYS:
+        return WAYS[name]
+    if ":" in name:
+        module, _, attribute = name.partition(":")
+        way: Way = getattr(importlib.import_module(module), attribute)
+        return way
+    raise KeyError(f"unknown way {name!r}; registered: {', '.join(WAYS)}")
+
+
+# --- one way, in a child process --------------------------------------------------------------
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size, in bytes."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def run_one(way: str, csv_path: Path, out_dir: Path, result_path: Path) -> dict[str, Any]:
+    """Run one way, then write ``result_path`` (JSON) and its reports as CSV files beside it.
+
+    Meant to run in a fresh process (see :func:`run_bench`); returns the result dict.
+    """
+    func = resolve_way(way)
+    started = time.perf_counter()
+    reports = func(csv_path, out_dir)
+    seconds = time.perf_counter() - started
+    peak = peak_rss_bytes()
+    files: dict[str, str] = {}
+    if reports is not None:
+        reports_dir = result_path.parent / f"{result_path.stem}-reports"
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        for name in REPORT_NAMES:
+            path = reports_dir / f"{name}.csv"
+            reports[name].to_csv(path, index=False)
+            files[name] = str(path)
+    result: dict[str, Any] = {"way": way, "seconds": seconds, "peak_rss_bytes": peak, "reports": files}
+    result_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+# --- the parent: files, children, comparison, table -------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One way on one file."""
+
+    way: str
+    rows: int
+    csv_bytes: int
+    seconds: float
+    peak_rss_bytes: int
+    parquet_rows: int | None = None
+    # The way whose reports this one's were compared with (None: not compared).
+    compared_with: str | None = None
+    # Differences from that way's reports (empty: they agree).
+    differences: tuple[str, ...] = ()
+    is_reference: bool = False
+    error: str | None = None
+
+    @property
+    def mb_per_second(self) -> float:
+        """CSV throughput in MB (10^6 bytes) per second."""
+        return self.csv_bytes / 1e6 / self.seconds if self.seconds > 0 else math.nan
+
+
+def bench_csv(workdir: Path, rows: int, seed: int = 0, progress: bool = False) -> Path:
+    """The generated export for ``(rows, seed)`` in ``workdir``, written on first use."""
+    from lambda_app.generate import FORMAT_VERSION, write_csv
+
+    path = workdir / f"orders-{rows}-seed{seed}-v{FORMAT_VERSION}.csv"
+    if not path.exists():
+        workdir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        write_csv(partial, rows, seed=seed, progress=progress)
+        os.replace(partial, path)
+    return path
+
+
+_TEXT_COLUMNS = frozenset({"region", "category", "sub_category", "ship_mode"})
+
+
+def load_reports(files: dict[str, str]) -> dict[str, DataFrame]:
+    """Read the report CSVs a child wrote."""
+    import pandas as pd
+
+    reports: dict[str, DataFrame] = {}
+    for name, path in files.items():
+        text = {c: "str" for c in REPORT_COLUMNS[name] if c in _TEXT_COLUMNS}
+        reports[name] = pd.read_csv(path, dtype=text, keep_default_na=False)
+    return reports
+
+
+def compare_reports(
+    expected: dict[str, DataFrame], actual: dict[str, DataFrame], tolerance: float = PROFIT_TOLERANCE
+) -> list[str]:
+    """Differences between two ways' reports (empty when they agree).
+
+    Rows are compared in order: the order is part of each report's definition.
+    ``total_profit`` may differ by ``tolerance``; names must be equal and counts
+    equal as numbers (``19 == 19.0``).
+    """
+    differences: list[str] = []
+    for name, columns in REPORT_COLUMNS.items():
+        if name not in expected or name not in actual:
+            differences.append(f"{name}: missing")
+            continue
+        want, got = expected[name], actual[name]
+        if list(got.columns) != list(columns):
+            differences.append(f"{name}: columns {list(got.columns)} != {list(columns)}")
+            continue
+        if len(want) != len(got):
+            differences.append(f"{name}: {len(got)} rows != {len(want)}")
+        shown = 0
+        for i, (row_want, row_got) in enumerate(
+            zip(want.itertuples(index=False), got.itertuples(index=False), strict=False)
+        ):
+            for column, a, b in zip(columns, row_want, row_got, strict=True):
+                if column in _TEXT_COLUMNS:
+                    same = a == b
+                elif column == "total_profit":
+                    same = abs(float(a) - float(b)) <= tolerance + 1e-9
+                else:
+                    same = float(a) == float(b)
+                if not same and shown < 5:
+                    differences.append(f"{name} row {i} {column}: {b!r} != {a!r}")
+                    shown += 1
+    return differences
+
+
+def _parquet_rows(out_dir: Path) -> int | None:
+    import pyarrow.dataset as ds
+
+    if not out_dir.exists():
+        return None
+    return int(ds.dataset(out_dir, format="parquet", partitioning="hive").count_rows())
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parents[1])
+
+
+def _run_child(way: str, csv_path: Path, out_dir: Path, result_path: Path) -> dict[str, Any]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH", "")) if p)
+    command = [sys.executable, "-m", "lambda_app.bench", "run-one", way, str(csv_path), str(out_dir), str(result_path)]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        tail = "\n".join(completed.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"way {way!r} exited with {completed.returncode}: {tail}")
+    result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+    return result
+
+
+def run_bench(
+    rows_list: Sequence[int] = (1_000_000, 5_000_000),
+    ways: Sequence[str] | None = None,
+    workdir: Path | str = Path("bench-data"),
+    *,
+    seed: int = 0,
+    repeat: int = 1,
+    quiet: bool = False,
+    keep_output: bool = False,
+) -> list[BenchResult]:
+    """Run each way on a generated file of each size, compare the reports, print a table.
+
+    Files are generated once per ``(rows, seed)`` and kept in ``workdir``. Each
+    way runs ``repeat`` times, each time in a new process; the result keeps the
+    fastest time and the largest peak RSS. Reports are compared with the
+    ``core`` way's when it runs, else with the first way that returns reports.
+    The Parquet output is counted, then deleted unless ``keep_output``.
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    from rich.console import Console
+
+    workdir = Path(workdir)
+    names = list(ways) if ways is not None else list(WAYS)
+    names.sort(key=lambda n: n != REFERENCE_WAY)  # the reference first; stable otherwise
+    for name in names:
+        resolve_way(name)
+    console = Console(stderr=True, quiet=quiet)
+    results: list[BenchResult] = []
+    for rows in rows_list:
+        csv_path = bench_csv(workdir, rows, seed, progress=not quiet and rows >= 100_000)
+        csv_bytes = csv_path.stat().st_size
+        reference: tuple[str, dict[str, DataFrame]] | None = None
+        for name in names:
+            label = name.replace(":", "_").replace("/", "_")
+            out_dir = workdir / "out" / str(rows) / label
+            result_path = workdir / "results" / str(rows) / f"{label}.json"
+            out_dir.parent.mkdir(parents=True, exist_ok=True)
+            result_path.parent.mkdir(parents=True, exist_ok=True)
+            runs: list[dict[str, Any]] = []
+            try:
+                for attempt in range(1, repeat + 1):
+                    console.print(f"[bold]{name}[/] on {rows:,} rows (run {attempt} of {repeat}) ...")
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                    runs.append(_run_child(name, csv_path, out_dir, result_path))
+            except RuntimeError as exc:
+                results.append(BenchResult(name, rows, csv_bytes, math.nan, 0, error=str(exc)))
+                continue
+            child = runs[-1]
+            parquet_rows = _parquet_rows(out_dir)
+            if not keep_output:
+                shutil.rmtree(out_dir, ignore_errors=True)
+            compared_with: str | None = None
+            differences: tuple[str, ...] = ()
+            is_reference = False
+            if child["reports"]:
+                reports = load_reports(child["reports"])
+                if reference is None:
+                    reference = (name, reports)
+                    is_reference = True
+                else:
+                    compared_with = reference[0]
+                    differences = tuple(compare_reports(reference[1], reports))
+            results.append(
+                BenchResult(
+                    way=name,
+                    rows=rows,
+                    csv_bytes=csv_bytes,
+                    seconds=min(float(run["seconds"]) for run in runs),
+                    peak_rss_bytes=max(int(run["peak_rss_bytes"]) for run in runs),
+                    parquet_rows=parquet_rows,
+                    compared_with=compared_with,
+                    differences=differences,
+                    is_reference=is_reference,
+                )
+            )
+    if not quiet:
+        print_results(results)
+    return results
+
+
+def _ratio(value: float, base: float | None) -> str:
+    if base is None or not base or math.isnan(value) or math.isnan(base):
+        return ""
+    return f"{value / base:.2f}x"
+
+
+def print_results(results: Sequence[BenchResult]) -> None:
+    """Print the results table and the agreement lines to stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="orders-analytics bench")
+    for header in ("way", "rows", "CSV MB", "seconds", "MB/s", "peak RSS MiB", "time vs core", "memory vs core"):
+        table.add_column(header, justify="left" if header == "way" else "right")
+    core = {r.rows: r for r in results if r.way == REFERENCE_WAY and r.error is None}
+    for r in results:
+        base = core.get(r.rows)
+        table.add_row(
+            r.way,
+            f"{r.rows:,}",
+            f"{r.csv_bytes / 1e6:,.1f}",
+            "failed" if r.error else f"{r.seconds:.2f}",
+            "" if r.error else f"{r.mb_per_second:,.1f}",
+            "" if r.error else f"{r.peak_rss_bytes / 2**20:,.0f}",
+            _ratio(r.seconds, base.seconds if base else None),
+            _ratio(r.peak_rss_bytes, base.peak_rss_bytes if base else None),
+        )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # piped to a file: do not wrap at 80 columns
+    console.print(table)
+    for line in agreement_lines(results):
+        console.print(line, markup=False, highlight=False)
+
+
+def agreement_lines(results: Sequence[BenchResult]) -> list[str]:
+    """One line per way and size: errors, report agreement and Parquet row counts."""
+    lines: list[str] = []
+    for r in results:
+        where = f"{r.way} @ {r.rows:,} rows"
+        if r.error:
+            lines.append(f"FAILED {where}: {r.error}")
+            continue
+        if r.parquet_rows is not None and r.parquet_rows != r.rows:
+            lines.append(f"MISMATCH {where}: Parquet has {r.parquet_rows:,} rows")
+        if r.is_reference:
+            lines.append(f"reference {where}: the other ways' reports are compared with these")
+        elif r.compared_with is not None and r.differences:
+            lines.append(f"DISAGREE {where} vs {r.compared_with}: " + "; ".join(r.differences))
+        elif r.compared_with is not None:
+            lines.append(f"agree     {where}: same three reports as {r.compared_with}")
+    return lines
+
+
+def all_agree(results: Sequence[BenchResult]) -> bool:
+    """True when no way failed, every compared way agrees and every Parquet count matches."""
+    return all(r.error is None and not r.differences and r.parquet_rows in (None, r.rows) for r in results)
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def _run_cli(args: argparse.Namespace) -> int:
+    try:
+        results = run_bench(
+            args.rows, args.ways, args.workdir, seed=args.seed, repeat=args.repeat, keep_output=args.keep_output
+        )
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    return 0 if all_agree(results) else 1
+
+
+def _run_one_cli(args: argparse.Namespace) -> int:
+    run_one(args.way, args.csv, args.out, args.result)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` subcommand to an ``argparse`` subparsers object."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="time the core, naive pandas and DuckDB on generated files and check they agree",
+        description="Generate order exports, run each way in its own process, print time, MB/s and peak RSS.",
+    )
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[1_000_000, 5_000_000], help="file sizes (default 1M and 5M)"
+    )
+    parser.add_argument("--ways", nargs="+", default=None, help="ways to run (default: every registered way)")
+    parser.add_argument("--workdir", type=Path, default=Path("bench-data"), help="generated files and results")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per way; the fastest time and largest peak RSS are kept"
+    )
+    parser.add_argument("--keep-output", action="store_true", help="keep each way's Parquet output")
+    parser.set_defaults(func=_run_cli)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lambda_app.bench``: ``bench ...`` or ``run-one WAY CSV OUT RESULT`` (used by the runner)."""
+    parser = argparse.ArgumentParser(prog="python -m lambda_app.bench")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    one = sub.add_parser("run-one", help="run one way in this process and write RESULT (JSON)")
+    one.add_argument("way")
+    one.add_argument("csv", type=Path)
+    one.add_argument("out", type=Path)
+    one.add_argument("result", type=Path)
+    one.set_defaults(func=_run_one_cli)
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    # Re-import so the registry is ``lambda_app.bench.WAYS``, not a copy in ``__main__``.
+    from lambda_app.bench import main as _main
+
+    raise SystemExit(_main(sys.argv[1:]))
