@@ -147,10 +147,13 @@ def iter_clean_batches(
     ingested_at: datetime,
     block_size: int,
 ) -> Iterator[CleanBatch]:
-    """Stream ``stream`` (positioned at the start of the file) block by block.
+    """Stream ``stream`` (positioned at the start of the file) piece by piece.
 
-    Every row read ends up either in a batch's ``good`` table (typed, with
-    ``DATASET_SCHEMA``) or in its ``rejects`` table with a reason.
+    The bytes are cut into pieces of about ``block_size`` at record ends (see
+    :func:`iter_pieces`) and each piece is parsed on its own, so memory stays
+    bounded by the piece size: Arrow's own streaming reader reads ahead without
+    limit. Every row read ends up either in a batch's ``good`` table (typed,
+    with ``DATASET_SCHEMA``) or in its ``rejects`` table with a reason.
     """
     if layout.header_only:
         return
@@ -162,54 +165,84 @@ def iter_clean_batches(
         malformed.append(row.text)
         return "skip"
 
-    try:
-        reader = pv.open_csv(
-            stream,
-            read_options=pv.ReadOptions(
-                column_names=column_names,
-                skip_rows=1,
-                block_size=block_size,
-                encoding=layout.encoding,
-            ),
-            parse_options=pv.ParseOptions(
-                newlines_in_values=layout.newlines_in_values, invalid_row_handler=on_invalid_row
-            ),
-            convert_options=pv.ConvertOptions(
-                include_columns=list(by_position),
-                column_types={name: pa.string() for name in by_position},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+    parse_options = pv.ParseOptions(newlines_in_values=layout.newlines_in_values, invalid_row_handler=on_invalid_row)
+    convert_options = pv.ConvertOptions(
+        include_columns=list(by_position),
+        column_types={name: pa.string() for name in by_position},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    for index, piece in enumerate(iter_pieces(stream, block_size)):
+        read_options = pv.ReadOptions(
+            column_names=column_names,
+            skip_rows=1 if index == 0 else 0,
+            block_size=max(1 << 20, min(block_size, 8 << 20)),  # parallel parse within a piece
+            encoding=layout.encoding,
         )
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-            if malformed and not layout.newlines_in_values:
-                raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
-            raw = pa.Table.from_batches([batch]).rename_columns([by_position[n] for n in batch.schema.names])
-            yield clean_table(raw, source_key=source_key, ingested_at=ingested_at)
-            if malformed:
-                yield _malformed_batch(malformed)
-                malformed.clear()
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "invalid UTF8" in message and layout.encoding == "utf-8":
-            raise Utf8Fallback(dataclasses.replace(layout, encoding="cp1252"), message) from exc
-        if "straddling" in message or "block" in message.lower():
-            raise UnreadableFileError(
-                f"a CSV row is longer than the read block ({block_size} bytes) or its quoting is broken: {message}"
-            ) from exc
-        if not layout.newlines_in_values:
-            raise ReparseNeeded(_careful(layout), message) from exc
-        if "Empty CSV file" in message:
-            return
-        raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
-    if malformed:
-        if not layout.newlines_in_values:
+        try:
+            table = pv.read_csv(pa.py_buffer(piece), read_options, parse_options, convert_options)
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            if "invalid UTF8" in message and layout.encoding == "utf-8":
+                raise Utf8Fallback(dataclasses.replace(layout, encoding="cp1252"), message) from exc
+            if "Empty CSV file" in message:
+                continue
+            if not layout.newlines_in_values:
+                raise ReparseNeeded(_careful(layout), message) from exc
+            raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
+        if malformed and not layout.newlines_in_values:
             raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
-        yield _malformed_batch(malformed)
+        del piece
+        raw = table.rename_columns([by_position[n] for n in table.column_names])
+        if raw.num_rows:
+            yield clean_table(raw, source_key=source_key, ingested_at=ingested_at)
+        if malformed:
+            yield _malformed_batch(malformed)
+            malformed.clear()
+
+
+def iter_pieces(stream: IO[bytes], size: int) -> Iterator[bytes]:
+    """Cut a CSV byte stream into pieces of about ``size`` bytes, each ending at a record end.
+
+    A record ends at a line break outside quotes. CSV escapes a quote inside a
+    quoted field by doubling it, so a position is outside quotes exactly when
+    the number of ``"`` before it is even. A record longer than ``size`` (or
+    an unbalanced quote) that leaves no cut within ``2 * size`` bytes is a
+    permanent ``UnreadableFileError``.
+    """
+    buffer = b""
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            if buffer:
+                yield buffer
+            return
+        buffer += chunk
+        cut = _last_record_end(buffer)
+        if cut <= 0:
+            if len(buffer) >= 2 * size:
+                raise UnreadableFileError(
+                    f"no record end within {len(buffer)} bytes: a row is longer than CSV_BLOCK_BYTES ({size})"
+                    " or a quote is never closed"
+                )
+            continue
+        yield buffer[:cut]
+        buffer = buffer[cut:]
+
+
+def _last_record_end(buffer: bytes) -> int:
+    """Index just after the last line break outside quotes, or 0 when there is none."""
+    total = buffer.count(b'"')
+    position = buffer.rfind(b"\n")
+    quotes_after = 0
+    end = len(buffer)
+    while position >= 0:
+        quotes_after += buffer.count(b'"', position, end)
+        if (total - quotes_after) % 2 == 0:
+            return position + 1
+        end = position
+        position = buffer.rfind(b"\n", 0, position)
+    return 0
 
 
 def _careful(layout: CsvLayout) -> CsvLayout:
@@ -384,7 +417,8 @@ def _parse_quantity(values: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray
     except pa.ArrowInvalid:
         pass
     matches = pc.fill_null(pc.match_substring_regex(values, _QUANTITY), False)
-    digits = pc.replace_substring_regex(pc.if_else(matches, values, pa.scalar("0")), r"\.0*$", "")
+    # Arrow's integer cast refuses a leading "+" (and "2.0"): keep the digits only.
+    digits = pc.replace_substring_regex(pc.if_else(matches, values, pa.scalar("0")), r"^\+|\.0*$", "")
     short = pc.less_equal(pc.utf8_length(digits), 10)
     number = pc.cast(pc.if_else(short, digits, pa.scalar("0")), pa.int64())
     ok = pc.and_(pc.and_(matches, short), pc.and_(pc.greater(number, 0), pc.less_equal(number, MAX_QUANTITY)))

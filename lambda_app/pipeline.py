@@ -338,10 +338,14 @@ def _account(batch: CleanBatch, load: LoadCounts) -> None:
 
 def _sorted(tables: list[pa.Table]) -> pa.Table:
     """One table sorted by order date, so Parquet row-group statistics prune date filters."""
-    table = pa.concat_tables(tables).combine_chunks()
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = pa.concat_tables(tables)
     order = pc.sort_indices(table["order_date"])
-    # Column by column: measured several times faster than Table.take on this pyarrow.
-    return pa.Table.from_arrays([column.take(order) for column in table.columns], schema=table.schema)
+    # Column by column on two threads (take releases the GIL): several times faster than Table.take here.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        columns = list(pool.map(lambda column: column.take(order), table.columns))
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
 class _RejectsSpool:
@@ -408,8 +412,9 @@ def _commit(
         load.written.append(rejects_key)
     else:
         storage.delete_keys(bucket, [rejects_key])
-    # A successful load supersedes an earlier error record for the same key and day.
-    storage.delete_keys(bucket, [paths.error_key(settings, day, event.key)])
+    # A successful load supersedes an earlier error record (and the rejects beside it) for the same key and day.
+    error_key = paths.error_key(settings, day, event.key)
+    storage.delete_keys(bucket, [error_key, error_key.removesuffix(".json") + ".rejects.csv"])
     storage.put_json(
         bucket,
         paths.state_key(settings, sid),

@@ -141,7 +141,16 @@ def _distinct(table: pa.Table) -> pa.Table:
 
 
 def _compact(parts: list[pa.Table], limit: int) -> list[pa.Table]:
-    if len(parts) > 1 and sum(p.num_rows for p in parts) > limit:
+    """De-duplicate pending pairs once they outgrow both ``limit`` and the already-compacted part.
+
+    ``parts[0]`` is the compacted set; compacting only when the new parts are
+    at least as large keeps the total work proportional to n log n instead of
+    re-hashing the whole set after every chunk.
+    """
+    if len(parts) < 2:
+        return parts
+    pending = sum(p.num_rows for p in parts[1:])
+    if pending > max(limit, parts[0].num_rows):
         return [_distinct(pa.concat_tables(parts))]
     return parts
 
@@ -168,5 +177,6 @@ def to_csv_bytes(table: pa.Table) -> bytes:
 
 def _format_column(name: str, values: list[object]) -> list[str]:
     if name == "total_profit":
-        return ["" if v is None else f"{v:.2f}" for v in values]
+        # "+ 0.0" turns -0.0 (a tiny negative total rounded to zero) into 0.0: no "-0.00" in a report.
+        return ["" if v is None else f"{float(v) + 0.0:.2f}" for v in values]  # type: ignore[arg-type]
     return ["" if v is None else neutralize_formula(v) if isinstance(v, str) else str(v) for v in values]

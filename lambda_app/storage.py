@@ -25,6 +25,9 @@ from lambda_app.settings import Settings
 # Read-ahead block for streaming input objects: large enough for few GETs,
 # small enough to keep memory flat.
 READ_BLOCK_BYTES = 16 * 1024**2
+# Rows per Parquet row group. Objects are sorted by order date, so each row group
+# covers a narrow date range and Athena skips groups by their min/max statistics.
+ROW_GROUP_ROWS = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ def write_parquet(settings: Settings, table: pa.Table, day: date, filename_prefi
         filename_prefix=filename_prefix,
         compression="snappy",
         dtype=GLUE_COLUMN_TYPES,
+        pyarrow_additional_kwargs={"write_table_args": {"row_group_size": ROW_GROUP_ROWS}},
         use_threads=False,
     )
     start = len(f"s3://{settings.output_bucket}/")

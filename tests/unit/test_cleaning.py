@@ -189,5 +189,5 @@ def test_small_blocks_split_the_file_but_lose_no_row() -> None:
 def test_a_row_longer_than_the_block_is_a_clear_error() -> None:
     data = csv_bytes(line(category="x" * 5000))
     layout = CsvLayout(sniff_layout(data).positions, "utf-8", 16)
-    with pytest.raises(UnreadableFileError, match="longer than the read block"):
+    with pytest.raises(UnreadableFileError, match="longer than CSV_BLOCK_BYTES"):
         list(iter_clean_batches(io.BytesIO(data), layout, source_key="k", ingested_at=WHEN, block_size=1024))
