@@ -248,9 +248,61 @@ def _parse_only_way(csv_path: Path, _out_dir: Path) -> None:
     csv_parse_only(csv_path)
 
 
-# Name -> way. The lead adds ``WAYS["core"] = ...`` (in this module, so the child
-# processes see it too); a ``package.module:function`` spec works without registering.
+def core_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
+    """The project's own streaming core with a local Parquet sink.
+
+    Exactly the Lambda's path (:func:`lambda_app.pipeline.load_stream`: pieces,
+    validation, typing, profit, date-sorted objects of ``ROWS_PER_FILE`` rows
+    with the same row groups) and its incremental report builder; only the sink
+    differs (pyarrow files on disk instead of awswrangler to S3).
+    """
+    from datetime import UTC, date, datetime
+
+    import pyarrow.parquet as pq
+
+    from lambda_app.pipeline import LoadCounts, load_stream
+    from lambda_app.reports import ReportBuilder
+    from lambda_app.schema import PARTITION_COLUMN
+    from lambda_app.settings import Settings
+    from lambda_app.storage import ROW_GROUP_ROWS
+
+    settings = Settings(output_bucket="local-benchmark")
+    partition = out_dir / f"{PARTITION_COLUMN}={BENCH_INGEST_DATE}"
+    partition.mkdir(parents=True, exist_ok=True)
+    builder = [ReportBuilder()]
+
+    def write(table: Any) -> list[str]:
+        path = partition / f"part-{len(list(partition.iterdir())):05d}.snappy.parquet"
+        pq.write_table(table, path, compression="snappy", row_group_size=ROW_GROUP_ROWS)
+        return [str(path)]
+
+    def discard(partial: LoadCounts) -> None:
+        for written in partial.written:
+            Path(written).unlink()
+        builder[0] = ReportBuilder()
+
+    load = LoadCounts()
+    ingested_at = datetime.combine(date.fromisoformat(BENCH_INGEST_DATE), datetime.min.time(), tzinfo=UTC)
+    with csv_path.open("rb") as stream:
+        load_stream(
+            stream,
+            key=csv_path.name,
+            ingested_at=ingested_at,
+            settings=settings,
+            write=write,
+            discard=discard,
+            load=load,
+            observe=lambda table: builder[0].add(table),  # noqa: PLW0108 - discard() replaces the builder
+        )
+    if load.rows_rejected or load.rows_read != load.rows_loaded:
+        raise ValueError(f"generated rows were rejected: {dict(load.reasons)}")
+    return {name: table.to_pandas() for name, table in builder[0].build().items()}
+
+
+# Name -> way (registered in this module so the child processes see them too);
+# a ``package.module:function`` spec works without registering.
 WAYS: dict[str, Way] = {
+    "core": core_job,
     "pandas": naive_pandas,
     "duckdb": duckdb_job,
     "parse_only": _parse_only_way,
