@@ -292,16 +292,21 @@ def stream_file(
     load: LoadCounts,
     observe: Callable[[pa.Table], None] | None = None,
 ) -> None:
-    """The streaming core: parse and validate block by block, write Parquet every ``ROWS_PER_FILE`` rows.
+    """The streaming core: parse and validate piece by piece, write Parquet every ``ROWS_PER_FILE`` rows.
 
     ``write`` stores one sorted table and returns what it wrote (S3 keys in the
     Lambda, local files in the benchmark); ``observe`` sees every good block
     (the benchmark feeds its report builder). Rejected rows are spooled to a
     local CSV file named in ``load.rejects_file``.
+
+    Sorting, writing and observing run on one background thread, in order,
+    while this thread parses the next piece (Arrow releases the GIL), with at
+    most two tasks in flight so memory stays bounded.
     """
     pending: list[pa.Table] = []
     pending_rows = 0
     rejects = _RejectsSpool()
+    sink = _Sink(load)
     try:
         for batch in iter_clean_batches(
             stream, layout, source_key=key, ingested_at=ingested_at, block_size=settings.block_size_bytes
@@ -312,14 +317,54 @@ def stream_file(
                 pending.append(batch.good)
                 pending_rows += batch.good.num_rows
                 if observe is not None:
-                    observe(batch.good)
+                    sink.submit(observe, batch.good)
             if pending_rows >= settings.rows_per_file:
-                load.written += write(_sorted(pending))
+                sink.submit(lambda tables: write(_sorted(tables)), pending)
                 pending, pending_rows = [], 0
         if pending_rows:
-            load.written += write(_sorted(pending))
+            sink.submit(lambda tables: write(_sorted(tables)), pending)
     finally:
+        sink.close()
         load.rejects_file = rejects.close()
+
+
+class _Sink:
+    """An ordered background worker; what its write tasks return is added to ``load.written``.
+
+    ``close`` waits for every task, records every write that completed (so a
+    failed or restarted load can delete it) and re-raises the first failure.
+    """
+
+    MAX_IN_FLIGHT = 2
+
+    def __init__(self, load: LoadCounts) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._load = load
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink")
+        self._futures: list[Any] = []
+
+    def submit(self, task: Callable[[Any], Any], argument: Any) -> None:
+        self._futures.append(self._pool.submit(task, argument))
+        while len(self._futures) > self.MAX_IN_FLIGHT:
+            self._settle(self._futures.pop(0))
+
+    def _settle(self, future: Any) -> None:
+        result = future.result()
+        if isinstance(result, list):
+            self._load.written += result
+
+    def close(self) -> None:
+        failure: BaseException | None = None
+        for future in self._futures:
+            try:
+                self._settle(future)
+            except BaseException as exc:  # keep collecting what the other tasks wrote
+                failure = failure or exc
+        self._futures.clear()
+        self._pool.shutdown(wait=True)
+        if failure is not None:
+            raise failure
 
 
 def _account(batch: CleanBatch, load: LoadCounts) -> None:

@@ -19,8 +19,8 @@ def lines(*rows: tuple[str, str, str, str, str | None, float]) -> pa.Table:
     )
 
 
-def build(*chunks: pa.Table, compact_rows: int = 1_000_000) -> dict[str, list[dict[str, object]]]:
-    builder = ReportBuilder(compact_rows=compact_rows)
+def build(*chunks: pa.Table) -> dict[str, list[dict[str, object]]]:
+    builder = ReportBuilder()
     for chunk in chunks:
         builder.add(chunk)
     return {name: table.to_pylist() for name, table in builder.build().items()}
@@ -93,12 +93,11 @@ def test_orders_by_category_counts_distinct_order_ids_per_pair_sorted() -> None:
     ]
 
 
-@pytest.mark.parametrize("compact_rows", [1, 3, 1_000_000])
-def test_an_order_spanning_chunks_counts_once(compact_rows: int) -> None:
+def test_an_order_spanning_chunks_counts_once() -> None:
     first = lines(("A", "W", "F", "Chairs", "Same Day", 1.0), ("B", "W", "F", "Chairs", "First Class", 1.0))
     second = lines(("A", "W", "F", "Chairs", "Same Day", 2.0), ("C", "W", "F", "Chairs", "First Class", 1.0))
     third = lines(("A", "W", "F", "Chairs", "Same Day", 3.0))
-    reports = build(first, second, third, compact_rows=compact_rows)
+    reports = build(first, second, third)
     assert reports["orders_by_category"] == [{"category": "F", "sub_category": "Chairs", "order_count": 3}]
     assert reports["shipping_method_by_category"] == [{"category": "F", "ship_mode": "First Class", "order_count": 2}]
     assert reports["most_profitable_region"] == [{"region": "W", "total_profit": 8.0}]
