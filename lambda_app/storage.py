@@ -171,7 +171,7 @@ def ensure_table(settings: Settings) -> bool:
             compression="snappy",
             description="Order lines loaded by orders-analytics; one Hive partition per UTC ingestion date.",
             columns_comments=COLUMN_COMMENTS,
-            mode="overwrite",
+            mode="append",  # never "overwrite": that would drop a concurrent creator's partitions
         )
     except Exception as exc:
         if _client_error_code(exc) == "AlreadyExistsException" or "AlreadyExists" in str(exc):

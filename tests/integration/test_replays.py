@@ -1,0 +1,484 @@
+"""Replays, re-uploads, out-of-order events, concurrency and failures in the middle of a write.
+
+The promise: whatever S3 delivers (twice, late, out of order, at the same time)
+and wherever a write fails, once Lambda's retry has run the dataset holds
+exactly one copy of the latest content of each key, and the day's reports equal
+a plain-Python reference computed from that content.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import awswrangler as wr
+import pyarrow.parquet as pq
+import pytest
+from botocore.exceptions import ClientError
+
+from lambda_app import events, paths, storage
+from lambda_app.emulator import LocalAws
+from lambda_app.handler import RecordsFailedError
+from lambda_app.schema import DATASET_SCHEMA
+from tests import reference
+from tests.helpers import EVENT_TIME, csv_bytes, line, output_keys, read_output, report_rows
+
+pytestmark = pytest.mark.integration
+
+DAY = "2026/11/26"
+REPORTS = ("most_profitable_region", "shipping_method_by_category", "orders_by_category")
+
+
+@dataclass(frozen=True)
+class Order:
+    """One input line; knows its CSV text and what it should contribute to the reports."""
+
+    order_id: str
+    region: str = "West"
+    category: str = "Furniture"
+    sub_category: str = "Bookcases"
+    ship_mode: str = "Standard Class"
+    quantity: str = "2"
+    valid: bool = True
+
+    def csv(self) -> str:
+        return line(
+            self.order_id,
+            region=self.region,
+            category=self.category,
+            sub_category=self.sub_category,
+            ship_mode=self.ship_mode,
+            quantity=self.quantity if self.valid else "0",
+        )
+
+    def ref(self) -> reference.RefLine:
+        return reference.RefLine(
+            order_id=self.order_id,
+            region=self.region,
+            category=self.category,
+            sub_category=self.sub_category,
+            ship_mode=reference.ship_mode_value(self.ship_mode),
+            profit=reference.line_profit("240", "260", self.quantity, "2"),
+        )
+
+
+def body(*orders: Order) -> bytes:
+    return csv_bytes(*(o.csv() for o in orders))
+
+
+def dataset_rows(aws: LocalAws) -> list[tuple[str, str, str]]:
+    """``(source_key, order_id, ingest_date)`` of every row in the dataset, sorted (duplicates kept)."""
+    found: list[tuple[str, str, str]] = []
+    for key in output_keys(aws, "dataset/"):
+        day = key.split("ingest_date=")[1].split("/")[0]
+        table = pq.read_table(io.BytesIO(read_output(aws, key)), columns=["source_key", "order_id"])
+        found.extend((r["source_key"], r["order_id"], day) for r in table.to_pylist())
+    return sorted(found)
+
+
+def expected_rows(files: dict[str, tuple[Order, ...]], day: str = "2026-11-26") -> list[tuple[str, str, str]]:
+    return sorted((key, o.order_id, day) for key, orders in files.items() for o in orders if o.valid)
+
+
+def assert_reports_match(aws: LocalAws, *orders: Order, day: str = DAY) -> None:
+    """The day's three report CSVs equal the reference computed from the good lines only."""
+    expected = reference.report_rows(o.ref() for o in orders if o.valid)
+    for name in REPORTS:
+        assert report_rows(aws, name, day)[1:] == expected[name], name
+
+
+def json_object(aws: LocalAws, key: str) -> dict[str, Any]:
+    return dict(json.loads(read_output(aws, key)))
+
+
+def state(aws: LocalAws, key: str) -> dict[str, Any]:
+    return json_object(aws, f"state/sources/{paths.source_id(aws.input_bucket, key)}.json")
+
+
+def manifest(aws: LocalAws, key: str, day: str = DAY) -> dict[str, Any]:
+    document = json_object(aws, f"runs/{day}/{key}.json")
+    assert document["rows_read"] == document["rows_loaded"] + document["rows_rejected"]
+    return document
+
+
+def assert_objects_are_the_manifests(aws: LocalAws, *keys: str) -> None:
+    """Every dataset object belongs to the last successful attempt of its key: no debris, no duplicates."""
+    listed: list[str] = []
+    for key in keys:
+        attempt = state(aws, key)["attempt"]
+        written = [k for k in manifest(aws, key)["objects_written"] if k.startswith("dataset/")]
+        assert written and all(f"/{paths.source_id(aws.input_bucket, key)}_{attempt}_" in k for k in written)
+        listed += written
+    assert output_keys(aws, "dataset/") == sorted(listed)
+
+
+def deliver_all(aws: LocalAws, event: dict[str, Any]) -> dict[str, Any] | BaseException:
+    """Deliver and return the summary, or the exception Lambda would see (for threads)."""
+    try:
+        return aws.deliver(event)
+    except RecordsFailedError as exc:
+        return exc
+
+
+def fail_after(calls: int, code: str, operation: str) -> Callable[..., Any]:
+    """A ``side effect`` raising a botocore ``ClientError`` on the ``calls``-th call and after."""
+    seen = {"n": 0}
+
+    def side_effect() -> None:
+        seen["n"] += 1
+        if seen["n"] >= calls:
+            raise ClientError({"Error": {"Code": code, "Message": f"injected {code}"}}, operation)
+
+    return side_effect
+
+
+def patch_failing(
+    monkeypatch: pytest.MonkeyPatch, name: str, side_effect: Callable[..., Any], when: Callable[..., bool]
+) -> Callable[[], None]:
+    """Make ``lambda_app.storage.<name>`` run ``side_effect`` first when ``when(*args)``; return a restore."""
+    real = getattr(storage, name)
+    active = {"on": True}
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if active["on"] and when(*args, **kwargs):
+            side_effect()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(storage, name, wrapper)
+
+    def restore() -> None:
+        active["on"] = False
+
+    return restore
+
+
+@pytest.fixture
+def small_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 KiB read blocks and a Parquet object per block (about 6 rows), so one file becomes several
+    objects and a write can fail midway."""
+    monkeypatch.setenv("CSV_BLOCK_BYTES", "1024")
+    monkeypatch.setenv("ROWS_PER_FILE", "2")
+
+
+# Version 1 and a corrected version 2 of one key, and another file of the same day. Orders have
+# several lines (order id i // 2), so the distinct-order counts differ from line counts.
+V1 = (
+    *(Order(f"A{i // 2}", region=("West", "East", "Central")[i % 3], ship_mode="Second Class") for i in range(12)),
+    Order("A-bad", valid=False),
+)
+V2 = (
+    *(
+        Order(f"A{i // 2}", region=("South", "West")[i % 2], category="Technology", sub_category=f"S{i % 3}")
+        for i in range(2, 20)
+    ),
+    Order("A-bad-2", valid=False),
+)
+OTHER = (Order("B1", region="Central", ship_mode="First Class"), Order("B2", region="Central"))
+
+
+# --- replays and re-uploads ------------------------------------------------------------------
+
+
+def test_the_same_event_delivered_twice_keeps_one_copy(aws: LocalAws, small_objects: None) -> None:
+    """Expected: the second delivery replaces the first one's objects; one copy of each row; same reports."""
+    head = aws.upload("orders.csv", body(*V1))
+    event = aws.object_created_event("orders.csv", head, EVENT_TIME)
+    first = aws.deliver(event)
+    reports_after_first = {name: report_rows(aws, name) for name in REPORTS}
+    second = aws.deliver(event)
+    assert first["files"] == second["files"]
+    assert second["files"][0]["rows_loaded"] == 12 and second["files"][0]["rows_rejected"] == 1
+    assert len(manifest(aws, "orders.csv")["objects_written"]) >= 3  # several Parquet objects + rejects
+    assert dataset_rows(aws) == expected_rows({"orders.csv": V1})
+    assert_objects_are_the_manifests(aws, "orders.csv")
+    assert {name: report_rows(aws, name) for name in REPORTS} == reports_after_first
+    assert_reports_match(aws, *V1)
+    assert state(aws, "orders.csv")["sequencer"] == event["Records"][0]["s3"]["object"]["sequencer"]
+
+
+def test_identical_reupload_keeps_one_copy(aws: LocalAws, small_objects: None) -> None:
+    """Expected: a new event for the same key and bytes (same ETag) leaves one copy and the same reports."""
+    for _ in range(2):
+        head = aws.upload("orders.csv", body(*V1))
+        summary = aws.deliver(aws.object_created_event("orders.csv", head, EVENT_TIME))
+        assert summary["files"][0]["status"] == "loaded"
+    assert dataset_rows(aws) == expected_rows({"orders.csv": V1})
+    assert_objects_are_the_manifests(aws, "orders.csv")
+    assert_reports_match(aws, *V1)
+
+
+def test_corrected_reupload_replaces_the_old_rows_and_rejects(aws: LocalAws, small_objects: None) -> None:
+    """Expected: v2 of a key replaces all of v1 (rows and rejects file); another file of the day is
+    untouched; the reports equal the reference over v2 + the other file."""
+    for key, orders in (("orders.csv", V1), ("other.csv", OTHER), ("orders.csv", V2)):
+        head = aws.upload(key, body(*orders))
+        aws.deliver(aws.object_created_event(key, head, EVENT_TIME))
+    assert dataset_rows(aws) == expected_rows({"orders.csv": V2, "other.csv": OTHER})
+    assert_objects_are_the_manifests(aws, "orders.csv", "other.csv")
+    rejects = read_output(aws, "rejects/ingest_date=2026-11-26/orders.csv.rejects.csv").decode()
+    assert '"A-bad-2"' in rejects and '"A-bad"' not in rejects  # v1's reject went with v1
+    assert output_keys(aws, "rejects/") == ["rejects/ingest_date=2026-11-26/orders.csv.rejects.csv"]
+    assert manifest(aws, "orders.csv")["rejected_by_reason"] == {"invalid_quantity": 1}
+    assert_reports_match(aws, *V2, *OTHER)
+
+
+def test_out_of_order_events_never_bring_back_old_content(aws: LocalAws, small_objects: None) -> None:
+    """Expected: v2's event delivered first loads v2; v1's older event arriving afterwards is skipped as
+    "stale_event" (its sequencer is older), so the dataset and reports stay on v2."""
+    head1 = aws.upload("orders.csv", body(*V1))
+    event1 = aws.object_created_event("orders.csv", head1, EVENT_TIME)
+    head2 = aws.upload("orders.csv", body(*V2))
+    event2 = aws.object_created_event("orders.csv", head2, EVENT_TIME + timedelta(minutes=1))
+
+    assert aws.deliver(event2)["files"][0]["status"] == "loaded"
+    late = aws.deliver(event1)
+    assert late["files"] == [
+        {
+            "key": "orders.csv",
+            "status": "skipped",
+            "reason": "stale_event",
+            "rows_read": 0,
+            "rows_loaded": 0,
+            "rows_rejected": 0,
+        }
+    ]
+    assert dataset_rows(aws) == expected_rows({"orders.csv": V2})
+    assert manifest(aws, "orders.csv")["version_id"] == head2["VersionId"]
+    assert_reports_match(aws, *V2)
+
+
+def test_a_late_duplicate_of_an_earlier_days_event_is_skipped(aws: LocalAws) -> None:
+    """Expected: v1 (day 1) then v2 (day 2) in order moves the key's rows to day 2 and empties day 1's
+    reports; a duplicate of v1's event arriving after that is stale and changes nothing."""
+    head1 = aws.upload("orders.csv", body(*V1))
+    event1 = aws.object_created_event("orders.csv", head1, EVENT_TIME)
+    aws.deliver(event1)
+    head2 = aws.upload("orders.csv", body(*V2))
+    aws.deliver(aws.object_created_event("orders.csv", head2, EVENT_TIME + timedelta(days=1)))
+    assert aws.deliver(event1)["files"][0]["reason"] == "stale_event"
+    assert dataset_rows(aws) == expected_rows({"orders.csv": V2}, "2026-11-27")
+    assert_reports_match(aws, *V2, day="2026/11/27")
+    assert_reports_match(aws, day=DAY)
+    assert state(aws, "orders.csv")["days"] == ["2026-11-27"]
+
+
+# --- concurrency -----------------------------------------------------------------------------
+
+
+def test_two_files_processed_at_the_same_time_both_land_completely(
+    aws: LocalAws, small_objects: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expected: two invocations in parallel threads, held so both are mid-write at once (and both find
+    no Glue table yet), load all their rows once; the table keeps the schema's columns and has exactly
+    the day's partition; the reports cover both files."""
+    a = tuple(Order(f"A{i}", region="West") for i in range(5))
+    b = tuple(Order(f"B{i}", region="East", category="Technology", sub_category="Phones") for i in range(7))
+    both_writing = threading.Barrier(2, timeout=30)
+    first_write: set[int] = set()
+    real_write = storage.write_parquet
+
+    def write_in_step(*args: Any, **kwargs: Any) -> list[str]:
+        written = real_write(*args, **kwargs)
+        if threading.get_ident() not in first_write:
+            first_write.add(threading.get_ident())
+            both_writing.wait()  # each thread has written one object; neither has committed
+        return written
+
+    monkeypatch.setattr(storage, "write_parquet", write_in_step)
+    deliveries = []
+    for key, orders in (("a.csv", a), ("b.csv", b)):
+        head = aws.upload(key, body(*orders))
+        deliveries.append(aws.object_created_event(key, head, EVENT_TIME))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(aws.deliver, deliveries))
+
+    assert [o["files"][0]["rows_loaded"] for o in outcomes] == [5, 7]
+    assert dataset_rows(aws) == expected_rows({"a.csv": a, "b.csv": b})
+    assert_objects_are_the_manifests(aws, "a.csv", "b.csv")
+    table = wr.catalog.table(database="orders_analytics", table="orders")
+    assert list(table["Column Name"]) == [*DATASET_SCHEMA.names, "ingest_date"]
+    assert wr.catalog.get_parquet_partitions("orders_analytics", "orders") == {
+        f"s3://{aws.output_bucket}/dataset/orders/ingest_date=2026-11-26/": ["2026-11-26"]
+    }
+    assert_reports_match(aws, *a, *b)
+
+
+def test_a_table_created_concurrently_keeps_the_other_writers_partitions(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expected: when invocation B checked for the Glue table before invocation A created it and
+    registered its partition, B's create must not remove A's partition (awswrangler has no catalog
+    locking). The interleaving is forced: B sees "no table" although A's is there."""
+    head = aws.upload("a.csv", body(*OTHER))
+    aws.deliver(aws.object_created_event("a.csv", head, EVENT_TIME))
+    monkeypatch.setattr(wr.catalog, "does_table_exist", lambda **_: False)
+    head = aws.upload("b.csv", body(*V2))
+    aws.deliver(aws.object_created_event("b.csv", head, EVENT_TIME + timedelta(days=1)))
+    partitions = wr.catalog.get_parquet_partitions("orders_analytics", "orders")
+    assert sorted(partitions.values()) == [["2026-11-26"], ["2026-11-27"]]
+
+
+def test_the_same_event_delivered_twice_at_the_same_moment_converges_after_the_retry(
+    aws: LocalAws, small_objects: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expected: two invocations of one event, both holding written objects before either commits: each
+    commit removes the other's objects, so at least one sees its own objects gone and fails
+    (ConcurrentLoadError, retried by Lambda). After that retry: exactly one copy, matching reports."""
+    both_written = threading.Barrier(2, timeout=30)
+    real_add_partition = storage.add_partition
+
+    def add_partition_in_step(*args: Any, **kwargs: Any) -> None:
+        both_written.wait()  # called once all of a file's objects are written, just before the commit
+        real_add_partition(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "add_partition", add_partition_in_step)
+    head = aws.upload("orders.csv", body(*V1))
+    event = aws.object_created_event("orders.csv", head, EVENT_TIME)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(lambda e: deliver_all(aws, e), [event, event]))
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert failures, outcomes
+    assert all("ConcurrentLoadError" in str(f) for f in failures)
+
+    monkeypatch.setattr(storage, "add_partition", real_add_partition)
+    assert aws.deliver(event)["files"][0]["rows_loaded"] == 12  # Lambda's retry
+    assert dataset_rows(aws) == expected_rows({"orders.csv": V1})
+    assert_objects_are_the_manifests(aws, "orders.csv")
+    assert_reports_match(aws, *V1)
+
+
+# --- failures in the middle of a write -------------------------------------------------------
+
+
+def _is_state(_bucket: str, key: str, *_: Any, **__: Any) -> bool:
+    return key.startswith("state/")
+
+
+def _is_manifest(_bucket: str, key: str, *_: Any, **__: Any) -> bool:
+    return key.startswith("runs/")
+
+
+FAILURE_POINTS = {
+    # name: (storage function, fail on the n-th matching call, which calls count, error code, dataset between)
+    "s3-second-parquet-object": ("write_parquet", 2, lambda *a, **k: True, "SlowDown", "v1"),
+    "glue-add-partition": ("add_partition", 1, lambda *a, **k: True, "InternalServiceException", "v1"),
+    "s3-rejects-upload": ("upload_file", 1, lambda *a, **k: True, "InternalError", "v2"),
+    "s3-state-commit": ("put_json", 2, _is_state, "SlowDown", "v2"),  # 1st state put = write-ahead
+    "s3-manifest": ("put_json", 1, _is_manifest, "InternalError", "v2"),
+}
+
+
+@pytest.mark.parametrize("point", list(FAILURE_POINTS))
+def test_a_failure_in_the_middle_of_a_write_is_repaired_by_the_retry(
+    aws: LocalAws, small_objects: None, monkeypatch: pytest.MonkeyPatch, point: str
+) -> None:
+    """Expected: v1 is loaded; v2's load fails at ``point`` with a transient AWS error, so the handler
+    raises (Lambda retries). In between, the key's rows are exactly v1 (failure before the commit: the
+    attempt's own objects are removed) or exactly v2 (failure after it) — never a mix or a duplicate.
+    The retry of the same event ends with exactly v2: one copy, only the retry's objects, v2's rejects,
+    matching reports, and the state naming the event's sequencer."""
+    name, nth, when, code, between = FAILURE_POINTS[point]
+    v2 = V2
+    for key, orders in (("orders.csv", V1), ("other.csv", OTHER)):
+        head = aws.upload(key, body(*orders))
+        aws.deliver(aws.object_created_event(key, head, EVENT_TIME))
+    head = aws.upload("orders.csv", body(*v2))
+    event = aws.object_created_event("orders.csv", head, EVENT_TIME + timedelta(hours=1))
+
+    restore = patch_failing(monkeypatch, name, fail_after(nth, code, name), when)
+    with pytest.raises(RecordsFailedError) as failed:
+        aws.deliver(event)
+    assert isinstance(failed.value.__cause__, ClientError)
+    assert failed.value.__cause__.response["Error"]["Code"] == code
+    in_between = {"v1": V1, "v2": v2}[between]
+    assert dataset_rows(aws) == expected_rows({"orders.csv": in_between, "other.csv": OTHER})
+    failed_attempt = state(aws, "orders.csv").get("pending_attempt") or state(aws, "orders.csv")["attempt"]
+
+    restore()
+    summary = aws.deliver(event)  # Lambda's automatic retry: the very same event
+    assert summary["files"] == [
+        {
+            "key": "orders.csv",
+            "status": "loaded",
+            "reason": None,
+            "rows_read": 19,
+            "rows_loaded": 18,
+            "rows_rejected": 1,
+        }
+    ]
+    assert dataset_rows(aws) == expected_rows({"orders.csv": v2, "other.csv": OTHER})
+    assert_objects_are_the_manifests(aws, "orders.csv", "other.csv")
+    assert not [k for k in output_keys(aws, "dataset/") if f"_{failed_attempt}_" in k]
+    rejects = read_output(aws, "rejects/ingest_date=2026-11-26/orders.csv.rejects.csv").decode()
+    assert '"A-bad-2"' in rejects and '"A-bad"' not in rejects
+    assert state(aws, "orders.csv")["sequencer"] == event["Records"][0]["s3"]["object"]["sequencer"]
+    assert output_keys(aws, "errors/") == []
+    assert_reports_match(aws, *v2, *OTHER)
+
+
+def test_debris_left_by_an_outage_is_removed_by_the_retry(
+    aws: LocalAws, small_objects: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expected: when S3 fails mid-write *and* the clean-up fails too, the failed attempt's objects stay
+    (the day briefly holds v1 plus part of v2); the retry's commit deletes them and v1: exactly v2."""
+    head = aws.upload("orders.csv", body(*V1))
+    aws.deliver(aws.object_created_event("orders.csv", head, EVENT_TIME))
+    head = aws.upload("orders.csv", body(*V2))
+    event = aws.object_created_event("orders.csv", head, EVENT_TIME)
+
+    restore_write = patch_failing(
+        monkeypatch, "write_parquet", fail_after(2, "SlowDown", "PutObject"), lambda *a, **k: True
+    )
+    restore_delete = patch_failing(
+        monkeypatch, "delete_keys", fail_after(1, "SlowDown", "DeleteObjects"), lambda *a, **k: True
+    )
+    with pytest.raises(RecordsFailedError):
+        aws.deliver(event)
+    debris = [k for k in output_keys(aws, "dataset/") if f"_{state(aws, 'orders.csv')['pending_attempt']}_" in k]
+    assert len(debris) == 1  # v2's first object
+    debris_ids = pq.read_table(io.BytesIO(read_output(aws, debris[0]))).column("order_id").to_pylist()
+    assert debris_ids and set(debris_ids) <= {o.order_id for o in V2}
+    assert len(dataset_rows(aws)) == 12 + len(debris_ids)  # v1's rows + part of v2, until the retry
+
+    restore_write()
+    restore_delete()
+    aws.deliver(event)
+    assert dataset_rows(aws) == expected_rows({"orders.csv": V2})
+    assert_objects_are_the_manifests(aws, "orders.csv")
+    assert not set(debris) & set(output_keys(aws, "dataset/"))
+    assert_reports_match(aws, *V2)
+
+
+def test_one_failing_record_does_not_block_the_others_and_the_retry_does_not_duplicate_them(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expected: in a two-record event, a transient failure on b.csv still loads a.csv and refreshes the
+    day's reports, then raises so Lambda retries the whole event; the retry re-processes a.csv (replacing,
+    not duplicating it) and loads b.csv."""
+    records: list[dict[str, Any]] = []
+    for key, orders in (("a.csv", OTHER), ("b.csv", V2)):
+        head = aws.upload(key, body(*orders))
+        records += aws.object_created_event(key, head, EVENT_TIME)["Records"]
+    event = events.s3_event(*records)
+
+    def for_b(_settings: Any, table: Any, *_: Any, **__: Any) -> bool:
+        return bool(table.column("source_key")[0].as_py() == "b.csv")
+
+    restore = patch_failing(monkeypatch, "write_parquet", fail_after(1, "SlowDown", "PutObject"), for_b)
+    with pytest.raises(RecordsFailedError, match=r"1 of 2 records failed and will be retried: b\.csv: ClientError"):
+        aws.deliver(event)
+    assert dataset_rows(aws) == expected_rows({"a.csv": OTHER})
+    assert_reports_match(aws, *OTHER)
+
+    restore()
+    summary = aws.deliver(event)
+    assert [(f["key"], f["status"]) for f in summary["files"]] == [("a.csv", "loaded"), ("b.csv", "loaded")]
+    assert dataset_rows(aws) == expected_rows({"a.csv": OTHER, "b.csv": V2})
+    assert_objects_are_the_manifests(aws, "a.csv", "b.csv")
+    assert_reports_match(aws, *OTHER, *V2)
