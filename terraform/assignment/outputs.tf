@@ -1,0 +1,69 @@
+output "region" {
+  description = "AWS region of the stack."
+  value       = var.region
+}
+
+output "ecr_repository_url" {
+  description = "Where to push the Lambda image: docker tag ... <this>:<tag>."
+  value       = module.ecr_repo.repository_url
+}
+
+output "input_bucket_name" {
+  description = "Upload order CSVs here (under input_prefix, with a .csv suffix)."
+  value       = module.s3.input_bucket_name
+}
+
+output "output_bucket_name" {
+  description = "Dataset, reports, rejects, run manifests, error records and state."
+  value       = module.s3.output_bucket_name
+}
+
+output "athena_results_bucket_name" {
+  description = "Athena query results (expired by lifecycle)."
+  value       = module.s3.athena_results_bucket_name
+}
+
+output "athena_results_location" {
+  description = "S3 output location enforced by the workgroup (for a BI tool's S3OutputLocation setting)."
+  value       = module.glue_athena.results_location
+}
+
+output "function_name" {
+  description = "Name of the Lambda function."
+  value       = module.lambda.function_name
+}
+
+output "lambda_role_arn" {
+  description = "Execution role of the function."
+  value       = module.iam.role_arn
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the function."
+  value       = module.lambda.log_group_name
+}
+
+output "failure_queue_url" {
+  description = "SQS queue holding S3 events that failed after Lambda's retries."
+  value       = module.lambda.failure_queue_url
+}
+
+output "glue_database_name" {
+  description = "Glue database of the orders table."
+  value       = module.glue_athena.database_name
+}
+
+output "glue_table_name" {
+  description = "Glue table the function creates and loads."
+  value       = module.glue_athena.table_name
+}
+
+output "athena_workgroup_name" {
+  description = "Athena workgroup for reports and BI tools."
+  value       = module.glue_athena.workgroup_name
+}
+
+output "athena_named_query_ids" {
+  description = "Saved queries (one per file in queries/), by name."
+  value       = module.glue_athena.named_query_ids
+}

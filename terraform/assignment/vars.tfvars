@@ -1,0 +1,3 @@
+# Per-deployment values: edit both before `terraform apply -var-file=vars.tfvars`.
+candidate_name = "jdoe"    # 2-16 lowercase letters, digits, hyphens: names every resource and tags it owner=...
+aws_profile    = "default" # AWS CLI profile to deploy with (null: default credential chain)

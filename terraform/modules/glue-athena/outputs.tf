@@ -1,0 +1,34 @@
+output "database_name" {
+  description = "Name of the Glue database."
+  value       = aws_glue_catalog_database.this.name
+}
+
+output "database_arn" {
+  description = "ARN of the Glue database."
+  value       = aws_glue_catalog_database.this.arn
+}
+
+output "table_name" {
+  description = "Name of the orders table (created by the function, not by Terraform)."
+  value       = var.table_name
+}
+
+output "workgroup_name" {
+  description = "Name of the Athena workgroup."
+  value       = aws_athena_workgroup.this.name
+}
+
+output "workgroup_arn" {
+  description = "ARN of the Athena workgroup."
+  value       = aws_athena_workgroup.this.arn
+}
+
+output "results_location" {
+  description = "S3 location of the workgroup's query results (enforced for every client)."
+  value       = "s3://${var.results_bucket_name}/${var.results_prefix}"
+}
+
+output "named_query_ids" {
+  description = "IDs of the saved queries, by name."
+  value       = { for f, q in aws_athena_named_query.this : trimsuffix(f, ".sql") => q.id }
+}

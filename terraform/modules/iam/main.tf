@@ -1,0 +1,223 @@
+# The Lambda's execution role. One aws_iam_policy_document per concern, each
+# attached as its own inline policy, so a reviewer can read (and the lead can
+# edit) one concern at a time. Every action is listed; every resource is an
+# exact ARN or an ARN under one of the configured prefixes.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+
+  glue_catalog_arn  = "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog"
+  glue_database_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${var.glue_database_name}"
+  glue_table_arn    = "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.glue_database_name}/${var.glue_table_name}"
+
+  athena_workgroup_arn = "arn:${local.partition}:athena:${local.region}:${local.account_id}:workgroup/${var.athena_workgroup_name}"
+
+  # Objects under each output prefix. The trailing * is every key below the
+  # prefix: the function names objects by date, source id and a UUID.
+  output_object_arns   = [for p in var.output_prefixes : "${var.output_bucket_arn}/${p}*"]
+
+  policies = merge(
+    {
+      "input-read"    = data.aws_iam_policy_document.input_read.json
+      "output-write"  = data.aws_iam_policy_document.output_write.json
+      "glue-catalog"  = data.aws_iam_policy_document.glue_catalog.json
+      "logs"          = data.aws_iam_policy_document.logs.json
+      "failure-queue" = data.aws_iam_policy_document.failure_queue.json
+    },
+    var.grant_athena ? { "athena-reports" = data.aws_iam_policy_document.athena_reports.json } : {},
+  )
+}
+
+data "aws_iam_policy_document" "assume_role" {
+  statement {
+    sid     = "LambdaAssumesRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name                 = var.role_name
+  description          = "Execution role of the orders analytics Lambda: least privilege, see terraform/modules/iam."
+  assume_role_policy   = data.aws_iam_policy_document.assume_role.json
+  permissions_boundary = var.permissions_boundary_arn
+  tags                 = var.tags
+}
+
+# --- Input bucket: read the order CSV that triggered the run -----------------
+data "aws_iam_policy_document" "input_read" {
+  statement {
+    sid    = "ReadInputObjects"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",        # GetObject and HeadObject of the current version
+      "s3:GetObjectVersion", # the function reads the exact version it checked (?versionId=), not whatever is latest by then
+    ]
+    # Every object under the input prefix: the senders choose the key names.
+    resources = ["${var.input_bucket_arn}/${var.input_prefix}*"]
+  }
+
+  statement {
+    sid       = "ListInputBucket"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"] # lets HeadObject answer 404, not 403, for a key deleted before the run
+    resources = [var.input_bucket_arn]
+
+    dynamic "condition" {
+      for_each = var.input_prefix == "" ? [] : [var.input_prefix]
+      content {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${condition.value}*"] # any key below the input prefix
+      }
+    }
+  }
+}
+
+# --- Output bucket: dataset, reports, rejects, runs, errors, state -----------
+data "aws_iam_policy_document" "output_write" {
+  statement {
+    sid    = "ReadWriteOutputPrefixes"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",            # read state and run manifests back; Athena reads dataset/ with these credentials
+      "s3:PutObject",            # write Parquet files, reports, rejects, manifests, error records, state
+      "s3:DeleteObject",         # replace a re-delivered file's partition objects; overwrite reports
+      "s3:AbortMultipartUpload", # clean up a large upload that failed half-way
+    ]
+    resources = local.output_object_arns
+  }
+
+  statement {
+    sid    = "ListOutputBucket"
+    effect = "Allow"
+    # The pipeline lists a partition's and a source's objects before replacing them.
+    actions   = ["s3:ListBucket"]
+    resources = [var.output_bucket_arn]
+    # No s3:prefix condition, on purpose: S3 answers a GET of a missing key with 404
+    # only when the caller may list the bucket, and a GET carries no s3:prefix, so a
+    # prefix condition would turn the first run's missing state/sources/<id>.json
+    # into a 403 and fail every new file. The bucket holds only this function's
+    # output, and object reads/writes stay limited to the prefixes above.
+  }
+}
+
+# --- Glue Data Catalog: this database and this table only --------------------
+data "aws_iam_policy_document" "glue_catalog" {
+  statement {
+    sid    = "OrdersTableAndPartitions"
+    effect = "Allow"
+    actions = [
+      "glue:GetDatabase",
+      "glue:GetTable",
+      "glue:CreateTable", # the code owns the schema and creates the table on first run
+      "glue:GetPartition",
+      "glue:GetPartitions",
+      "glue:BatchGetPartition",
+      "glue:CreatePartition",
+      "glue:BatchCreatePartition",
+      "glue:UpdatePartition",
+      "glue:DeletePartition",
+      "glue:BatchDeletePartition",
+    ]
+    # Glue authorises a table call against the catalog, the database and the
+    # table, so all three ARNs are needed; no other database or table is.
+    resources = [
+      local.glue_catalog_arn,
+      local.glue_database_arn,
+      local.glue_table_arn,
+    ]
+  }
+}
+
+# --- Athena (REPORT_ENGINE=athena only) ---------------------------------------
+data "aws_iam_policy_document" "athena_reports" {
+  statement {
+    sid    = "QueriesInOwnWorkgroup"
+    effect = "Allow"
+    actions = [
+      "athena:StartQueryExecution",
+      "athena:GetQueryExecution",
+      "athena:GetQueryResults",
+      "athena:StopQueryExecution",
+      "athena:GetWorkGroup", # awswrangler reads the workgroup's settings before each query
+    ]
+    resources = [local.athena_workgroup_arn]
+  }
+
+  statement {
+    sid    = "QueryResultObjects"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
+    # Every object in the dedicated results bucket: Athena names result
+    # files after the query id.
+    resources = ["${var.athena_results_bucket_arn}/*"]
+  }
+
+  statement {
+    sid    = "QueryResultBucket"
+    effect = "Allow"
+    actions = [
+      "s3:ListBucket",
+      "s3:GetBucketLocation",
+    ]
+    resources = [var.athena_results_bucket_arn]
+  }
+
+  statement {
+    sid       = "LocateDatasetBucket"
+    effect    = "Allow"
+    actions   = ["s3:GetBucketLocation"] # Athena looks up the table location's region with the caller's credentials
+    resources = [var.output_bucket_arn]
+  }
+}
+
+# --- CloudWatch Logs: its own log group only ----------------------------------
+data "aws_iam_policy_document" "logs" {
+  statement {
+    sid    = "WriteOwnLogGroup"
+    effect = "Allow"
+    actions = [
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ]
+    resources = [
+      var.log_group_arn,
+      # Every stream in its own group: Lambda names a stream per execution environment.
+      "${var.log_group_arn}:log-stream:*",
+    ]
+  }
+}
+
+# --- On-failure destination: its own queue only --------------------------------
+data "aws_iam_policy_document" "failure_queue" {
+  statement {
+    sid       = "SendToOwnFailureQueue"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.failure_queue_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = local.policies
+
+  name   = each.key
+  role   = aws_iam_role.this.id
+  policy = each.value
+}
