@@ -383,7 +383,7 @@ def _combine(values: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _is_blank(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return pc.fill_null(pc.equal(pc.utf8_length(values), 0), True)
+    return pc.fill_null(pc.equal(pc.binary_length(values), 0), True)  # bytes, not code points: faster
 
 
 def _null_if_blank(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -299,14 +299,15 @@ def stream_file(
     (the benchmark feeds its report builder). Rejected rows are spooled to a
     local CSV file named in ``load.rejects_file``.
 
-    Sorting, writing and observing run on one background thread, in order,
-    while this thread parses the next piece (Arrow releases the GIL), with at
-    most two tasks in flight so memory stays bounded.
+    Sorting + writing, and observing, each run on their own background thread,
+    in order, while this thread parses the next piece (Arrow releases the
+    GIL), with at most two tasks in flight each so memory stays bounded.
     """
     pending: list[pa.Table] = []
     pending_rows = 0
     rejects = _RejectsSpool()
     sink = _Sink(load)
+    watcher = _Sink(load)
     try:
         for batch in iter_clean_batches(
             stream, layout, source_key=key, ingested_at=ingested_at, block_size=settings.block_size_bytes
@@ -317,15 +318,18 @@ def stream_file(
                 pending.append(batch.good)
                 pending_rows += batch.good.num_rows
                 if observe is not None:
-                    sink.submit(observe, batch.good)
+                    watcher.submit(observe, batch.good)
             if pending_rows >= settings.rows_per_file:
                 sink.submit(lambda tables: write(_sorted(tables)), pending)
                 pending, pending_rows = [], 0
         if pending_rows:
             sink.submit(lambda tables: write(_sorted(tables)), pending)
     finally:
-        sink.close()
-        load.rejects_file = rejects.close()
+        try:
+            sink.close()
+        finally:
+            watcher.close()
+            load.rejects_file = rejects.close()
 
 
 class _Sink:
