@@ -17,6 +17,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from lambda_app.cleaning import REASONS
+from lambda_app.schema import INPUT_COLUMNS, OPTIONAL_COLUMNS
+
 MISSING_SHIP_MODES = {"", "not available", "unknown", "n/a"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -87,37 +90,10 @@ def report_rows(lines: Iterable[RefLine]) -> dict[str, list[list[str]]]:
 
 # --- generated messy files and their expected outcome (hypothesis) ---------------------------
 
-COLUMNS = (
-    "order_id",
-    "order_date",
-    "ship_mode",
-    "segment",
-    "country",
-    "city",
-    "state",
-    "postal_code",
-    "region",
-    "category",
-    "sub_category",
-    "product_id",
-    "cost_price",
-    "list_price",
-    "quantity",
-    "discount_percent",
-)
-OPTIONAL = ("segment", "country", "city", "state", "postal_code", "product_id")
-REASON_ORDER = (
-    "malformed_row",
-    "missing_order_id",
-    "missing_region",
-    "missing_category",
-    "missing_sub_category",
-    "invalid_order_date",
-    "invalid_cost_price",
-    "invalid_list_price",
-    "invalid_quantity",
-    "invalid_discount_percent",
-)
+# The contract's names (schema.py, cleaning.py); the expected outcomes below are worked out independently.
+COLUMNS = INPUT_COLUMNS
+OPTIONAL = OPTIONAL_COLUMNS
+REASON_ORDER = REASONS
 # Bad values per reason: each makes exactly that check fail.
 BAD_VALUES: dict[str, tuple[str, ...]] = {
     "missing_order_id": ("", " ", "\t"),
