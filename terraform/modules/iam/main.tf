@@ -20,7 +20,7 @@ locals {
 
   # Objects under each output prefix. The trailing * is every key below the
   # prefix: the function names objects by date, source id and a UUID.
-  output_object_arns   = [for p in var.output_prefixes : "${var.output_bucket_arn}/${p}*"]
+  output_object_arns = [for p in var.output_prefixes : "${var.output_bucket_arn}/${p}*"]
 
   policies = merge(
     {
