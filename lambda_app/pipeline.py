@@ -301,13 +301,14 @@ def stream_file(
 
     Sorting + writing, and observing, each run on their own background thread,
     in order, while this thread parses the next piece (Arrow releases the
-    GIL), with at most two tasks in flight each so memory stays bounded.
+    GIL), with at most one write and two observations in flight so memory
+    stays bounded.
     """
     pending: list[pa.Table] = []
     pending_rows = 0
     rejects = _RejectsSpool()
-    sink = _Sink(load)
-    watcher = _Sink(load)
+    sink = _Sink(load, max_in_flight=1)  # each write holds ROWS_PER_FILE rows twice (and its sorted copy)
+    watcher = _Sink(load, max_in_flight=2)
     try:
         for batch in iter_clean_batches(
             stream, layout, source_key=key, ingested_at=ingested_at, block_size=settings.block_size_bytes
@@ -339,18 +340,17 @@ class _Sink:
     failed or restarted load can delete it) and re-raises the first failure.
     """
 
-    MAX_IN_FLIGHT = 2
-
-    def __init__(self, load: LoadCounts) -> None:
+    def __init__(self, load: LoadCounts, max_in_flight: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self._load = load
+        self._max_in_flight = max_in_flight
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink")
         self._futures: list[Any] = []
 
     def submit(self, task: Callable[[Any], Any], argument: Any) -> None:
         self._futures.append(self._pool.submit(task, argument))
-        while len(self._futures) > self.MAX_IN_FLIGHT:
+        while len(self._futures) > self._max_in_flight:
             self._settle(self._futures.pop(0))
 
     def _settle(self, future: Any) -> None:

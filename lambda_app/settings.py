@@ -35,8 +35,8 @@ class Settings:
     state_prefix: str = "state/"
     max_object_bytes: int = 8 * 1024**3
     max_reject_ratio: float = 0.25
-    block_size_bytes: int = 32 * 1024**2
-    rows_per_file: int = 1_000_000
+    block_size_bytes: int = 16 * 1024**2
+    rows_per_file: int = 500_000
     report_engine: str = "local"
     athena_workgroup: str = "primary"
     log_level: str = "INFO"

@@ -35,7 +35,7 @@ variable "execution_role_arn" {
 }
 
 variable "memory_size" {
-  description = "Memory in MB. CPU scales with it; the default leaves room for a 64 MiB CSV block, its pandas frame and the Parquet buffer of large files."
+  description = "Memory in MB. CPU scales with it (about one vCPU per 1,769 MB); see the README sizing table. The default suits files up to about 10M rows."
   type        = number
   default     = 4096
 
