@@ -45,12 +45,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pandas import DataFrame
 
-REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "most_profitable_region": ("region", "total_profit"),
-    "shipping_method_by_category": ("category", "ship_mode", "order_count"),
-    "orders_by_category": ("category", "sub_category", "order_count"),
-}
-REPORT_NAMES: tuple[str, ...] = tuple(REPORT_COLUMNS)
+from lambda_app.reports import REPORT_COLUMNS, REPORT_NAMES
 
 # The partition value every way writes: a constant, so runs are comparable.
 BENCH_INGEST_DATE = "2024-01-01"

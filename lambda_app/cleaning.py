@@ -13,10 +13,10 @@ import csv
 import dataclasses
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO
+from typing import IO, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -42,7 +42,6 @@ REASONS: tuple[str, ...] = (
     "invalid_discount_percent",
 )
 
-REJECT_META_COLUMNS: tuple[str, ...] = ("reject_reason", "raw_line")
 REJECTS_SCHEMA = pa.schema(
     [
         pa.field("reject_reason", pa.string()),
@@ -59,6 +58,8 @@ _ISO_DATE = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"
 _US_DATE = r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})$"
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _SNIFF_BYTES = 1 << 20
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -456,16 +457,35 @@ def _conform_rejects(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=REJECTS_SCHEMA)
 
 
-def read_all(data: bytes, *, source_key: str, ingested_at: datetime, block_size: int = 1 << 20) -> list[CleanBatch]:
-    """Clean a whole in-memory file (tests and small local jobs), re-reading as the file requires."""
-    layout = sniff_layout(data[:_SNIFF_BYTES])
+def read_with_retries(
+    stream: IO[bytes], attempt: Callable[[CsvLayout], T], on_retry: Callable[[ReparseNeeded], None]
+) -> tuple[T, CsvLayout]:
+    """Sniff the header, then run ``attempt`` over the whole stream, again from the start when the file requires it.
+
+    The fast parser is tried first; a file that needs the careful one (quoted
+    line breaks, malformed rows) or another encoding raises ``ReparseNeeded``,
+    ``on_retry`` drops what the pass produced, and the next pass uses the
+    layout it names. Returns the last pass's result and its layout.
+    """
+    layout = sniff_layout(read_head(stream))
     for _ in range(3):
+        stream.seek(0)
         try:
-            return list(
-                iter_clean_batches(
-                    io.BytesIO(data), layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size
-                )
-            )
+            return attempt(layout), layout
         except ReparseNeeded as again:
+            on_retry(again)
             layout = again.layout
     raise UnreadableFileError("the CSV could not be parsed with any supported setting")
+
+
+def read_all(data: bytes, *, source_key: str, ingested_at: datetime, block_size: int = 1 << 20) -> list[CleanBatch]:
+    """Clean a whole in-memory file (tests and small local jobs), re-reading as the file requires."""
+    stream = io.BytesIO(data)
+    batches, _ = read_with_retries(
+        stream,
+        lambda layout: list(
+            iter_clean_batches(stream, layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size)
+        ),
+        lambda _: None,  # nothing to drop: the batches of a failed pass are never returned
+    )
+    return batches

@@ -48,6 +48,11 @@ def error_key(settings: Settings, day: date, key: str) -> str:
     return f"{_dated(settings.errors_prefix, day)}{key}.json"
 
 
+def error_rejects_key(settings: Settings, day: date, key: str) -> str:
+    """The rejected rows of a file that was refused as a whole, beside its error record."""
+    return f"{_dated(settings.errors_prefix, day)}{key}.rejects.csv"
+
+
 def state_key(settings: Settings, sid: str) -> str:
     return f"{settings.state_prefix}sources/{sid}.json"
 

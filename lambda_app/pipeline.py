@@ -30,14 +30,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lambda_app import paths, storage
-from lambda_app.cleaning import CleanBatch, CsvLayout, ReparseNeeded, iter_clean_batches, read_head, sniff_layout
+from lambda_app.cleaning import CleanBatch, CsvLayout, ReparseNeeded, iter_clean_batches, read_with_retries
 from lambda_app.errors import (
     ConcurrentLoadError,
     FileTooLargeError,
     InputFileError,
     ReconciliationError,
     TooManyRejectsError,
-    UnreadableFileError,
 )
 from lambda_app.logs import logger
 from lambda_app.reports import INPUT_COLUMNS as REPORT_INPUT_COLUMNS
@@ -84,12 +83,6 @@ class FileResult:
     encoding: str | None = None
     duration_seconds: float = 0.0
     affected_days: list[str] = field(default_factory=list)
-
-    def reconciliation_line(self) -> str:
-        return (
-            f"{self.key}: rows_read={self.rows_read} = rows_loaded={self.rows_loaded}"
-            f" + rows_rejected={self.rows_rejected} [{self.status}]"
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -254,30 +247,20 @@ def load_stream(
     line breaks, malformed rows) or another encoding is read again after
     ``discard`` dropped what the first pass wrote.
     """
-    layout = sniff_layout(read_head(stream))
-    for _ in range(3):
-        stream.seek(0)
-        try:
-            stream_file(
-                stream,
-                layout,
-                key=key,
-                ingested_at=ingested_at,
-                settings=settings,
-                write=write,
-                load=load,
-                observe=observe,
-            )
-            break
-        except ReparseNeeded as again:
-            logger.info("reading the file again", extra={"key": key, "why": str(again)[:200]})
-            discard(load)
-            if load.rejects_file:
-                os.unlink(load.rejects_file)
-            load.reset()
-            layout = again.layout
-    else:
-        raise UnreadableFileError("the CSV could not be parsed with any supported setting")
+
+    def restart(again: ReparseNeeded) -> None:
+        logger.info("reading the file again", extra={"key": key, "why": str(again)[:200]})
+        discard(load)
+        if load.rejects_file:
+            os.unlink(load.rejects_file)
+        load.reset()
+
+    def attempt(layout: CsvLayout) -> None:
+        stream_file(
+            stream, layout, key=key, ingested_at=ingested_at, settings=settings, write=write, load=load, observe=observe
+        )
+
+    _, layout = read_with_retries(stream, attempt, restart)
     load.encoding = layout.encoding
 
 
@@ -462,8 +445,9 @@ def _commit(
     else:
         storage.delete_keys(bucket, [rejects_key])
     # A successful load supersedes an earlier error record (and the rejects beside it) for the same key and day.
-    error_key = paths.error_key(settings, day, event.key)
-    storage.delete_keys(bucket, [error_key, error_key.removesuffix(".json") + ".rejects.csv"])
+    storage.delete_keys(
+        bucket, [paths.error_key(settings, day, event.key), paths.error_rejects_key(settings, day, event.key)]
+    )
     storage.put_json(
         bucket,
         paths.state_key(settings, sid),
@@ -485,7 +469,7 @@ def _record_error(settings: Settings, event: ObjectEvent, result: FileResult, lo
     record = result.to_dict()
     record["previous_load_kept"] = True
     if load.rows_rejected and load.rejects_file and os.path.exists(load.rejects_file):
-        rejects_key = paths.error_key(settings, day, event.key).removesuffix(".json") + ".rejects.csv"
+        rejects_key = paths.error_rejects_key(settings, day, event.key)
         storage.upload_file(settings.output_bucket, rejects_key, load.rejects_file)
         record["rejects_object"] = rejects_key
     storage.put_json(settings.output_bucket, paths.error_key(settings, day, event.key), record)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from lambda_app.errors import LocalDatasetError, QueryResultError, QueryTemplateError, UnsupportedSqlError
+from lambda_app.reports import REPORT_COLUMNS
 from lambda_app.schema import GLUE_COLUMN_TYPES, GLUE_PARTITION_TYPES, PARTITION_COLUMN
 from lambda_app.settings import Settings
 
@@ -111,12 +112,6 @@ REPORT_QUERIES: dict[str, str] = {
     "orders_by_category": "reports/orders_by_category.sql",
 }
 
-# The CSV reports' columns, in order.
-REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "most_profitable_region": ("region", "total_profit"),
-    "shipping_method_by_category": ("category", "ship_mode", "order_count"),
-    "orders_by_category": ("category", "sub_category", "order_count"),
-}
 _COUNT_COLUMNS = frozenset({"order_count"})
 _PROFIT_COLUMNS = frozenset({"total_profit"})
 
