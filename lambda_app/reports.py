@@ -19,6 +19,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,23 +38,34 @@ FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
 _PAIR_SHIFT = 31  # a pair of label ids packed in one int64: (first << 31) | second
 
+# An order id packed losslessly in one int64: (prefix id << 44) | (digit count << 40) | number, where
+# number is the id's trailing run of at most 12 ASCII digits (10**12 < 2**40) and prefix the text before it.
+_MAX_DIGITS = 12
+_COUNT_SHIFT = 40
+_PREFIX_SHIFT = 44
+_MAX_PREFIXES = 1 << (63 - _PREFIX_SHIFT)
+
 
 @dataclass
 class ReportBuilder:
     """Accumulates order lines chunk by chunk; memory grows with distinct orders, not with lines.
 
     An order whose lines arrive in different chunks is still counted once:
-    the ``(group, order_id)`` pairs of every chunk are kept (de-duplicated
+    the ``(group, order)`` pairs of every chunk are kept (de-duplicated
     within the chunk where that pays) and counted with one ``count_distinct``
     per group at the end — measured 3-4x faster than de-duplicating the union
     first. Category, sub-category and ship-mode labels are replaced by integer
     ids (one table of labels for the whole run) so grouping hashes one
-    integer, and each order id once.
+    integer. Order ids shaped like ``CA-2023-152156`` (any text, then at most
+    12 digits, with few distinct texts) are packed losslessly into one int64
+    each (:meth:`_order_keys`): 16 bytes a line instead of about 40, and
+    integer hashing; other ids are kept as text, and the two meet at the end.
     """
 
     rows: int = 0
     _profit: dict[str, float] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict)
+    _prefixes: dict[str, int] = field(default_factory=dict)
     _ship: list[pa.Table] = field(default_factory=list)
     _sub: list[pa.Table] = field(default_factory=list)
 
@@ -62,32 +74,70 @@ class ReportBuilder:
         if table.num_rows == 0:
             return
         self.rows += table.num_rows
-        sums = table.group_by("region", use_threads=False).aggregate([("profit", "sum")])
-        for region, total in zip(sums["region"].to_pylist(), sums["profit_sum"].to_pylist(), strict=True):
-            self._profit[region] = self._profit.get(region, 0.0) + total
+        region = _dictionary(table["region"])
+        sums = (
+            pa.table({"region": region.indices, "profit": _combine(table["profit"])})
+            .group_by("region", use_threads=False)
+            .aggregate([("profit", "sum")])
+        )
+        labels = region.dictionary.to_pylist()
+        for index, total in zip(sums["region"].to_pylist(), sums["profit_sum"].to_pylist(), strict=True):
+            self._profit[labels[index]] = self._profit.get(labels[index], 0.0) + total
         category = self._encode(table["category"])
+        order = self._order_keys(table["order_id"])
         # Lines of one order rarely share a sub-category: de-duplicating here would cost more than it saves.
-        self._sub.append(
-            pa.table({"pair": self._pair(category, self._encode(table["sub_category"])), "order_id": table["order_id"]})
-        )
+        self._sub.append(pa.table({"pair": self._pair(category, self._encode(table["sub_category"])), "order": order}))
         shipped = pc.is_valid(table["ship_mode"])
-        ship_pairs = pa.table(
-            {"pair": self._pair(category, self._encode(table["ship_mode"])), "order_id": table["order_id"]}
-        )
+        ship_pairs = pa.table({"pair": self._pair(category, self._encode(table["ship_mode"])), "order": order})
         # Lines of one order share its ship mode: de-duplicating within the chunk halves what is kept.
         self._ship.append(_distinct(ship_pairs.filter(shipped)))
 
     def _encode(self, values: pa.ChunkedArray | pa.Array) -> pa.Array:
         """Global integer ids of a column's labels (nulls stay null)."""
-        encoded = pc.dictionary_encode(values)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = (
-                encoded.combine_chunks() if encoded.num_chunks else pa.array([], pa.dictionary(pa.int32(), pa.string()))
-            )
+        encoded = _dictionary(values)
         ids = pa.array(
             [self._ids.setdefault(label, len(self._ids)) for label in encoded.dictionary.to_pylist()], pa.int64()
         )
         return pc.take(ids, encoded.indices)
+
+    def _order_keys(self, values: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """Order ids as lossless int64 keys when they are "text + up to 12 digits", else as text.
+
+        Two ids get the same key exactly when they are equal: the key holds the
+        text's global id, the digit count (so ``007`` differs from ``7``) and the
+        digits' value. The digits are read straight from the Arrow buffers.
+        """
+        text = _combine(values).cast(pa.string())
+        prefix = pc.ascii_rtrim(text, characters="0123456789")  # digits are single bytes in UTF-8
+        counts = pc.subtract(pc.binary_length(text), pc.binary_length(prefix)).to_numpy(zero_copy_only=False)
+        longest = int(counts.max()) if len(counts) else 0
+        encoded = _dictionary(prefix)
+        labels = encoded.dictionary.to_pylist()
+        if longest > _MAX_DIGITS or len(self._prefixes) + len(labels) > _MAX_PREFIXES:
+            return text
+        prefix_ids = np.array([self._prefixes.setdefault(label, len(self._prefixes)) for label in labels], np.int64)
+        offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + len(text) + 1]
+        data = np.frombuffer(text.buffers()[2], np.uint8) if len(text) else np.zeros(1, np.uint8)
+        ends = offsets[1:].astype(np.int64)
+        number = np.zeros(len(text), np.int64)
+        for place in range(longest):  # the last digit first
+            has = counts > place
+            digit = data[np.where(has, ends - 1 - place, 0)].astype(np.int64) - ord("0")
+            number += np.where(has, digit, 0) * 10**place
+        prefix_id = prefix_ids[encoded.indices.to_numpy(zero_copy_only=False)]
+        return pa.array((prefix_id << _PREFIX_SHIFT) | (counts.astype(np.int64) << _COUNT_SHIFT) | number)
+
+    def _order_text(self, keys: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        """The order ids that :meth:`_order_keys` packed, as text again."""
+        if not pa.types.is_integer(keys.type):
+            return keys
+        prefixes = pa.array(list(self._prefixes), pa.string())
+        count = pc.bit_wise_and(pc.shift_right(keys, _COUNT_SHIFT), (1 << (_PREFIX_SHIFT - _COUNT_SHIFT)) - 1)
+        number = pc.bit_wise_and(keys, (1 << _COUNT_SHIFT) - 1)
+        digits = pc.if_else(pc.equal(count, 0), "", pc.cast(number, pa.string()))
+        pads = pa.array(["0" * n for n in range(_MAX_DIGITS + 1)], pa.string())
+        zeros = pc.take(pads, pc.subtract(count, pc.binary_length(digits)))
+        return pc.binary_join_element_wise(pc.take(prefixes, pc.shift_right(keys, _PREFIX_SHIFT)), zeros, digits, "")
 
     @staticmethod
     def _pair(first: pa.Array, second: pa.Array) -> pa.Array:
@@ -110,10 +160,12 @@ class ReportBuilder:
     def _counts(self, parts: list[pa.Table], keys: list[str]) -> pa.Table:
         """Distinct orders per pair, with the pair decoded back to its two labels."""
         if parts:
+            if len({part.schema.field("order").type for part in parts}) > 1:  # some chunks kept text ids
+                parts = [part.set_column(1, "order", self._order_text(part["order"])) for part in parts]
             counted = (
-                pa.concat_tables(parts).group_by("pair", use_threads=False).aggregate([("order_id", "count_distinct")])
+                pa.concat_tables(parts).group_by("pair", use_threads=False).aggregate([("order", "count_distinct")])
             )
-            pair, count = counted["pair"], counted["order_id_count_distinct"]
+            pair, count = counted["pair"], counted["order_count_distinct"]
         else:
             pair, count = pa.chunked_array([], pa.int64()), pa.chunked_array([], pa.int64())
         labels = pa.array(list(self._ids), pa.string())
@@ -135,6 +187,25 @@ class ReportBuilder:
         return self._counts(self._sub, ["category", "sub_category"]).sort_by(
             [("category", "ascending"), ("sub_category", "ascending")]
         )
+
+
+def _combine(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
+
+
+def _dictionary(values: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
+    """``values`` dictionary-encoded in one array (already encoded columns are unified, not re-hashed)."""
+    if isinstance(values, pa.ChunkedArray) and not values.num_chunks:
+        values = pa.array([], values.type)
+    if pa.types.is_dictionary(values.type):
+        if isinstance(values, pa.ChunkedArray):
+            values = values.unify_dictionaries()
+        combined: pa.DictionaryArray = _combine(values)
+        return combined
+    encoded: pa.DictionaryArray = _combine(pc.dictionary_encode(values))
+    return encoded
 
 
 def _distinct(table: pa.Table) -> pa.Table:

@@ -7,6 +7,8 @@ import io
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambda_app.reports import ReportBuilder, neutralize_formula, to_csv_bytes
 
@@ -119,3 +121,35 @@ def test_csv_output_has_exact_columns_cents_and_safe_text() -> None:
     table = pa.table({"region": ["=cmd", "East, Coast"], "total_profit": [-1.0, 1234567.891]})
     rows = list(csv.reader(io.StringIO(to_csv_bytes(table).decode())))
     assert rows == [["region", "total_profit"], ["'=cmd", "-1.00"], ["East, Coast", "1234567.89"]]
+
+
+def test_order_ids_that_differ_only_in_leading_zeros_or_digits_are_different_orders() -> None:
+    ids = ["A-7", "A-07", "A-007", "7", "07", "A-", "A", "", "B-7", "A-7"]
+    reports = build(lines(*((i, "W", "F", "Chairs", "Same Day", 1.0) for i in ids)))
+    assert reports["orders_by_category"] == [{"category": "F", "sub_category": "Chairs", "order_count": 9}]
+
+
+def test_chunks_with_text_ids_and_packed_ids_still_count_an_order_once() -> None:
+    packed = lines(
+        ("CA-2023-1", "W", "F", "Chairs", "Same Day", 1.0), ("CA-2023-2", "W", "F", "Chairs", "Same Day", 1.0)
+    )
+    # 13 trailing digits do not fit the packed form: this chunk keeps its ids as text.
+    text = lines(
+        ("CA-2023-1", "W", "F", "Chairs", "Same Day", 1.0), ("X-1234567890123", "W", "F", "Chairs", "Same Day", 1.0)
+    )
+    builder = ReportBuilder()
+    builder.add(packed)
+    builder.add(text)
+    assert {part["order"].type for part in builder._sub} == {pa.int64(), pa.string()}
+    reports = {name: table.to_pylist() for name, table in builder.build().items()}
+    assert reports["orders_by_category"] == [{"category": "F", "sub_category": "Chairs", "order_count": 3}]
+    assert reports["shipping_method_by_category"] == [{"category": "F", "ship_mode": "Same Day", "order_count": 3}]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="AB-é0123456789", max_size=16), max_size=40))
+def test_packed_order_keys_are_equal_exactly_when_the_ids_are(ids: list[str]) -> None:
+    builder = ReportBuilder()
+    keys = builder._order_keys(pa.array(ids, pa.string()))
+    assert builder._order_text(keys).to_pylist() == ids
+    assert len(set(keys.to_pylist())) == len(set(ids))
