@@ -268,7 +268,9 @@ def core_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
 
     def write(table: Any) -> list[str]:
         path = partition / f"part-{len(list(partition.iterdir())):05d}.snappy.parquet"
-        pq.write_table(table, path, compression="snappy", row_group_size=ROW_GROUP_ROWS)
+        # Dictionary-encoded columns go straight to Parquet's dictionary pages; without the stored Arrow
+        # schema the file reads back as plain DATASET_SCHEMA strings, like the Lambda's awswrangler files.
+        pq.write_table(table, path, compression="snappy", row_group_size=ROW_GROUP_ROWS, store_schema=False)
         return [str(path)]
 
     def discard(partial: LoadCounts) -> None:

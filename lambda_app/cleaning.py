@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from lambda_app.errors import EmptyFileError, UnreadableFileError
-from lambda_app.schema import DATASET_SCHEMA, INPUT_COLUMNS, MISSING_SHIP_MODES, map_header
+from lambda_app.schema import INPUT_COLUMNS, MEMORY_SCHEMA, MISSING_SHIP_MODES, map_header
 
 # Reject reasons, in the order rows are checked. A row's `reject_reason` lists
 # every reason that applies, separated by "; "; the run manifest counts each
@@ -60,6 +60,13 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _SNIFF_BYTES = 1 << 20
 
 T = TypeVar("T")
+
+# Arrow's message when a value does not convert to its column's type (the number is the file's column index).
+_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error")
+
+
+class _TextNeeded(Exception):
+    """A piece read with typed columns has rejected rows: it must be read again as text to keep their values."""
 
 
 @dataclass(frozen=True)
@@ -154,12 +161,14 @@ def iter_clean_batches(
     :func:`iter_pieces`) and each piece is parsed on its own, so memory stays
     bounded by the piece size: Arrow's own streaming reader reads ahead without
     limit. Every row read ends up either in a batch's ``good`` table (typed,
-    with ``DATASET_SCHEMA``) or in its ``rejects`` table with a reason.
+    with ``MEMORY_SCHEMA``) or in its ``rejects`` table with a reason.
     """
     if layout.header_only:
         return
     column_names = [f"f{i}" for i in range(layout.field_count)]
     by_position = {f"f{pos}": name for name, pos in layout.positions.items()}
+    typed = {f"f{pos}": MEMORY_SCHEMA.field(name).type for name, pos in layout.positions.items()}
+    as_text = dict.fromkeys(by_position, pa.string())
     malformed: list[str] = []
 
     def on_invalid_row(row: pv.InvalidRow) -> str:
@@ -167,12 +176,28 @@ def iter_clean_batches(
         return "skip"
 
     parse_options = pv.ParseOptions(newlines_in_values=layout.newlines_in_values, invalid_row_handler=on_invalid_row)
-    convert_options = pv.ConvertOptions(
-        include_columns=list(by_position),
-        column_types={name: pa.string() for name in by_position},
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-    )
+
+    def parse(piece: memoryview, read_options: pv.ReadOptions, types: dict[str, pa.DataType]) -> pa.Table:
+        """Parse one piece; a column whose values do not all convert is read again as text."""
+        types = dict(types)
+        while True:
+            malformed.clear()
+            convert_options = pv.ConvertOptions(
+                include_columns=list(by_position),
+                column_types=types,
+                null_values=[""],  # only typed columns can be null: an empty number or date
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            )
+            try:
+                return pv.read_csv(pa.py_buffer(piece), read_options, parse_options, convert_options)
+            except pa.ArrowInvalid as exc:
+                failed = _CONVERSION_ERROR.match(str(exc))
+                column = f"f{failed.group(1)}" if failed else None
+                if column is None or types.get(column) == pa.string():
+                    raise
+                types[column] = pa.string()
+
     for index, piece in enumerate(iter_pieces(stream, block_size)):
         read_options = pv.ReadOptions(
             column_names=column_names,
@@ -180,23 +205,32 @@ def iter_clean_batches(
             block_size=max(1 << 20, min(block_size, 8 << 20)),  # parallel parse within a piece
             encoding=layout.encoding,
         )
-        try:
-            table = pv.read_csv(pa.py_buffer(piece), read_options, parse_options, convert_options)
-        except pa.ArrowInvalid as exc:
-            message = str(exc)
-            if "invalid UTF8" in message and layout.encoding == "utf-8":
-                raise Utf8Fallback(dataclasses.replace(layout, encoding="cp1252"), message) from exc
-            if "Empty CSV file" in message:
-                continue
-            if not layout.newlines_in_values:
-                raise ReparseNeeded(_careful(layout), message) from exc
-            raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
-        if malformed and not layout.newlines_in_values:
-            raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
+        batch: CleanBatch | None = None
+        types = typed
+        while batch is None:
+            try:
+                table = parse(piece, read_options, types)
+            except pa.ArrowInvalid as exc:
+                message = str(exc)
+                if "invalid UTF8" in message and layout.encoding == "utf-8":
+                    raise Utf8Fallback(dataclasses.replace(layout, encoding="cp1252"), message) from exc
+                if "Empty CSV file" in message:
+                    break
+                if not layout.newlines_in_values:
+                    raise ReparseNeeded(_careful(layout), message) from exc
+                raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
+            if malformed and not layout.newlines_in_values:
+                raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
+            raw = table.rename_columns([by_position[n] for n in table.column_names])
+            if not raw.num_rows:
+                break
+            try:
+                batch = clean_table(raw, source_key=source_key, ingested_at=ingested_at)
+            except _TextNeeded:
+                types = as_text  # rejected rows keep their original text: read the piece again as text
         del piece
-        raw = table.rename_columns([by_position[n] for n in table.column_names])
-        if raw.num_rows:
-            yield clean_table(raw, source_key=source_key, ingested_at=ingested_at)
+        if batch is not None:
+            yield batch
         if malformed:
             yield _malformed_batch(malformed)
             malformed.clear()
@@ -273,13 +307,16 @@ def read_head(stream: IO[bytes]) -> bytes:
 
 
 def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> CleanBatch:
-    """Validate and type a table of raw strings named by canonical column.
+    """Validate and type a table of raw values named by canonical column.
 
-    Absent optional columns are added as nulls. Values are trimmed; ship mode
-    placeholders become null.
+    Columns are text, or already what ``MEMORY_SCHEMA`` says (the CSV reader
+    converts on the fast path: numbers, dates, dictionary-encoded text).
+    Absent optional columns are added as nulls. Text is trimmed; ship mode
+    placeholders become null. Raises ``_TextNeeded`` when a row must be
+    rejected from a table with converted columns, whose original text is gone.
     """
     n = raw.num_rows
-    trimmed = {name: pc.utf8_trim_whitespace(raw.column(name)) for name in raw.column_names}
+    trimmed = {name: _trim(raw.column(name)) for name in raw.column_names}
     for name in INPUT_COLUMNS:
         if name not in trimmed:
             trimmed[name] = pa.nulls(n, pa.string())
@@ -295,9 +332,10 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
     failures.append(("invalid_list_price", bad_price))
     quantity, bad_quantity = _parse_quantity(trimmed["quantity"])
     failures.append(("invalid_quantity", bad_quantity))
-    discount, bad_discount = _parse_number(
-        pc.utf8_rtrim(trimmed["discount_percent"], characters="% "), low=0.0, high=100.0
-    )
+    discount = trimmed["discount_percent"]
+    if pa.types.is_string(discount.type):
+        discount = pc.utf8_rtrim(discount, characters="% ")
+    discount, bad_discount = _parse_number(discount, low=0.0, high=100.0)
     failures.append(("invalid_discount_percent", bad_discount))
 
     bad = failures[0][1]
@@ -305,15 +343,20 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
         bad = pc.or_(bad, failed)
     bad = _combine(bad)
     any_bad = pc.any(bad).as_py()
+    if any_bad and not all(pa.types.is_string(raw.column(name).type) for name in raw.column_names):
+        raise _TextNeeded()
 
     ship_mode = trimmed["ship_mode"]
-    ship_missing = pc.or_kleene(
-        pc.is_null(ship_mode), pc.is_in(pc.utf8_lower(ship_mode), pa.array(sorted(MISSING_SHIP_MODES)))
+    ship_missing = _each_distinct(
+        ship_mode,
+        lambda labels: pc.or_kleene(
+            pc.is_null(labels), pc.is_in(pc.utf8_lower(labels), pa.array(sorted(MISSING_SHIP_MODES)))
+        ),
     )
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "order_id": trimmed["order_id"],
         "order_date": order_date,
-        "ship_mode": pc.if_else(ship_missing, pa.scalar(None, pa.string()), ship_mode),
+        "ship_mode": _null_where(ship_missing, ship_mode),
         **{name: _null_if_blank(trimmed[name]) for name in ("segment", "country", "city", "state", "postal_code")},
         "region": trimmed["region"],
         "category": trimmed["category"],
@@ -331,7 +374,7 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
     good = good.append_column("source_key", pa.repeat(pa.scalar(source_key, pa.string()), good.num_rows))
     stamp = pa.scalar(ingested_at.replace(tzinfo=None), pa.timestamp("ms"))
     good = good.append_column("ingested_at", pa.repeat(stamp, good.num_rows))
-    good = good.cast(DATASET_SCHEMA)
+    good = good.cast(MEMORY_SCHEMA)
     if not any_bad:
         return CleanBatch(good=good, rejects=REJECTS_SCHEMA.empty_table(), reasons={}, rows_in=n)
 
@@ -350,6 +393,37 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
     return CleanBatch(
         good=good, rejects=_conform_rejects(rejects), reasons={c["values"]: c["counts"] for c in counts}, rows_in=n
     )
+
+
+def _each_distinct(
+    values: pa.ChunkedArray | pa.Array, function: Callable[[pa.Array], pa.Array]
+) -> pa.Array | pa.ChunkedArray:
+    """``function`` of every value; of each distinct label only, when ``values`` is dictionary-encoded."""
+    if not pa.types.is_dictionary(values.type):
+        return function(values)
+    encoded = _combine(values)
+    return pc.take(function(encoded.dictionary), encoded.indices)
+
+
+def _trim(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Text without surrounding whitespace; a dictionary's labels are trimmed once each; other types as they are."""
+    if pa.types.is_string(values.type):
+        return pc.utf8_trim_whitespace(values)
+    if pa.types.is_dictionary(values.type):
+        encoded = _combine(values)
+        return pa.DictionaryArray.from_arrays(encoded.indices, pc.utf8_trim_whitespace(encoded.dictionary))
+    return values
+
+
+def _null_where(mask: pa.Array | pa.ChunkedArray, values: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
+    """``values`` with nulls where ``mask`` is true (a dictionary's indices are nulled, its labels kept)."""
+    if not pc.any(mask).as_py():
+        return values
+    if pa.types.is_dictionary(values.type):
+        encoded = _combine(values)
+        indices = pc.if_else(mask, pa.scalar(None, encoded.indices.type), encoded.indices)
+        return pa.DictionaryArray.from_arrays(indices, encoded.dictionary)
+    return pc.if_else(mask, pa.scalar(None, values.type), values)
 
 
 def compute_profit(table: pa.Table) -> pa.ChunkedArray | pa.Array:
@@ -400,15 +474,13 @@ def _combine(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     return values
 
 
-def _is_blank(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return pc.fill_null(pc.equal(pc.binary_length(values), 0), True)  # bytes, not code points: faster
+def _is_blank(values: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
+    # Bytes, not code points: faster.
+    return _each_distinct(values, lambda labels: pc.fill_null(pc.equal(pc.binary_length(labels), 0), True))
 
 
 def _null_if_blank(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    blank = _is_blank(values)
-    if not pc.any(blank).as_py():
-        return values
-    return pc.if_else(blank, pa.scalar(None, pa.string()), values)
+    return _null_where(_is_blank(values), values)
 
 
 def _parse_number(
@@ -459,7 +531,7 @@ def _malformed_batch(lines: list[str]) -> CleanBatch:
         }
     )
     return CleanBatch(
-        good=DATASET_SCHEMA.empty_table(),
+        good=MEMORY_SCHEMA.empty_table(),
         rejects=_conform_rejects(rejects),
         reasons={"malformed_row": len(lines)},
         rows_in=len(lines),

@@ -78,6 +78,17 @@ DATASET_SCHEMA: pa.Schema = pa.schema(
     ]
 )
 
+# Text columns with few distinct values. In memory (and to the Parquet writer) they are carried
+# dictionary-encoded: the same strings, but trimming, sorting and grouping work on small integers.
+DICTIONARY_COLUMNS: frozenset[str] = frozenset(
+    {"ship_mode", "segment", "country", "city", "state", "region", "category", "sub_category"}
+)
+
+# The schema of the typed tables the pipeline core hands around: DATASET_SCHEMA with DICTIONARY_COLUMNS encoded.
+MEMORY_SCHEMA: pa.Schema = pa.schema(
+    [f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in DICTIONARY_COLUMNS else f for f in DATASET_SCHEMA]
+)
+
 _ATHENA_TYPES: Mapping[pa.DataType, str] = {
     pa.string(): "string",
     pa.date32(): "date",

@@ -19,7 +19,13 @@ from typing import IO, Any, cast
 import pyarrow as pa
 
 from lambda_app import paths
-from lambda_app.schema import COLUMN_COMMENTS, GLUE_COLUMN_TYPES, GLUE_PARTITION_TYPES, PARTITION_COLUMN
+from lambda_app.schema import (
+    COLUMN_COMMENTS,
+    DATASET_SCHEMA,
+    GLUE_COLUMN_TYPES,
+    GLUE_PARTITION_TYPES,
+    PARTITION_COLUMN,
+)
 from lambda_app.settings import Settings
 
 # Read-ahead block for streaming input objects: large enough for few GETs,
@@ -125,6 +131,7 @@ def write_parquet(settings: Settings, table: pa.Table, day: date, filename_prefi
     """
     import pandas as pd
 
+    table = table.cast(DATASET_SCHEMA)  # dictionary-encoded text columns (MEMORY_SCHEMA) back to plain strings
     frame = table.append_column(PARTITION_COLUMN, pa.repeat(pa.scalar(paths.partition_value(day)), table.num_rows))
     result = _wr().s3.to_parquet(
         df=frame.to_pandas(types_mapper=pd.ArrowDtype),

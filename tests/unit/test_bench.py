@@ -19,11 +19,13 @@ from lambda_app.bench import (
     all_agree,
     bench_csv,
     compare_reports,
+    core_job,
     duckdb_job,
     naive_pandas,
     run_bench,
 )
 from lambda_app.generate import write_csv
+from lambda_app.schema import DATASET_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_orders.csv"
@@ -65,7 +67,10 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("way", [naive_pandas, duckdb_job], ids=["pandas", "duckdb"])
+WAYS = pytest.mark.parametrize("way", [core_job, naive_pandas, duckdb_job], ids=["core", "pandas", "duckdb"])
+
+
+@WAYS
 @pytest.mark.parametrize("source", ["generated", "sample"])
 def test_baseline_reports_match_the_oracle(way: bench.Way, source: str, small_csv: Path, tmp_path: Path) -> None:
     path = small_csv if source == "generated" else SAMPLE
@@ -74,7 +79,7 @@ def test_baseline_reports_match_the_oracle(way: bench.Way, source: str, small_cs
     assert compare_reports(oracle(path), reports) == []
 
 
-@pytest.mark.parametrize("way", [naive_pandas, duckdb_job], ids=["pandas", "duckdb"])
+@WAYS
 def test_baselines_write_snappy_parquet_partitioned_by_ingest_date(
     way: bench.Way, small_csv: Path, tmp_path: Path
 ) -> None:
@@ -89,6 +94,14 @@ def test_baselines_write_snappy_parquet_partitioned_by_ingest_date(
     assert metadata.row_group(0).column(0).compression == "SNAPPY"
     names = set(pq.read_schema(files[0]).names)
     assert {"order_id", "order_date", "sub_category", "profit"} <= names
+
+
+def test_core_files_read_back_as_the_dataset_schema(small_csv: Path, tmp_path: Path) -> None:
+    """The core's sink writes dictionary-encoded columns without the Arrow schema: plain strings on reading."""
+    core_job(small_csv, tmp_path / "out")
+    for path in (tmp_path / "out").rglob("*.parquet"):
+        assert pq.read_schema(path).remove_metadata() == DATASET_SCHEMA
+        assert pq.read_table(path).num_rows
 
 
 def test_the_sample_tie_goes_to_the_alphabetically_first_mode(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from lambda_app.cleaning import (
     sniff_layout,
 )
 from lambda_app.errors import EmptyFileError, MissingColumnsError, UnreadableFileError
-from lambda_app.schema import DATASET_SCHEMA
+from lambda_app.schema import MEMORY_SCHEMA
 from tests.helpers import CANONICAL_HEADER, csv_bytes, line
 
 WHEN = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
@@ -29,7 +29,7 @@ def clean(data: bytes, block_size: int = 1 << 20) -> tuple[pa.Table, pa.Table, d
     for batch in batches:
         for reason, count in batch.reasons.items():
             reasons[reason] = reasons.get(reason, 0) + count
-    good = pa.concat_tables([b.good for b in batches]) if batches else DATASET_SCHEMA.empty_table()
+    good = pa.concat_tables([b.good for b in batches]) if batches else MEMORY_SCHEMA.empty_table()
     rejects = pa.concat_tables([b.rejects for b in batches]) if batches else REJECTS_SCHEMA.empty_table()
     return good, rejects, reasons
 
@@ -37,7 +37,7 @@ def clean(data: bytes, block_size: int = 1 << 20) -> tuple[pa.Table, pa.Table, d
 def test_issue_example_line_is_typed_with_profit_and_lineage() -> None:
     good, rejects, _ = clean(csv_bytes(line()))
     assert rejects.num_rows == 0
-    assert good.schema == DATASET_SCHEMA
+    assert good.schema == MEMORY_SCHEMA
     row = good.to_pylist()[0]
     assert row["order_date"] == date(2023, 9, 5)
     assert row["quantity"] == 2

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from lambda_app.cleaning import REJECTS_SCHEMA, read_all
 from lambda_app.reports import REPORT_NAMES, ReportBuilder, to_csv_bytes
-from lambda_app.schema import DATASET_SCHEMA
+from lambda_app.schema import MEMORY_SCHEMA
 from tests import reference
 
 WHEN = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
@@ -32,7 +32,7 @@ def test_every_row_is_loaded_or_rejected_and_reports_match_the_reference(
     generated: reference.GenFile, block_size: int
 ) -> None:
     batches = read_all(generated.data, source_key="gen.csv", ingested_at=WHEN, block_size=block_size)
-    good = pa.concat_tables([DATASET_SCHEMA.empty_table(), *(b.good for b in batches)])
+    good = pa.concat_tables([MEMORY_SCHEMA.empty_table(), *(b.good for b in batches)])
     rejects = pa.concat_tables([REJECTS_SCHEMA.empty_table(), *(b.rejects for b in batches)])
     reasons: Counter[str] = Counter()
     for batch in batches:
