@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -46,6 +48,63 @@ _PREFIX_SHIFT = 44
 _MAX_PREFIXES = 1 << (63 - _PREFIX_SHIFT)
 
 
+_BUCKETS = 8
+_COUNTED_SCHEMA = pa.schema([("pair", pa.int64()), ("order_count", pa.int64())])
+
+
+@dataclass
+class _PairOrders:
+    """The ``(pair, order)`` rows of every chunk, for counting distinct orders per pair at the end.
+
+    Packed (int64) order keys are split by a hash into ``_BUCKETS`` buckets
+    as they arrive. Each order falls in exactly one bucket, so the distinct
+    count of a pair is the sum of its counts per bucket, and counting one
+    bucket at a time keeps the hash tables small: measured on 10M lines, 1.4 s
+    and +0.4 GB instead of 2.9 s and +0.7 GB for one aggregation over all.
+    Chunks whose ids stayed text are counted together with everything else,
+    in one aggregation over text ids.
+    """
+
+    buckets: list[list[pa.Table]] = field(default_factory=lambda: [[] for _ in range(_BUCKETS)])
+    text: list[pa.Table] = field(default_factory=list)
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if not pa.types.is_integer(table.schema.field("order").type):
+            self.text.append(table)
+            return
+        keys = _combine(table["order"]).to_numpy().view(np.uint64)
+        bucket = ((keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(61)).astype(np.intp)  # Fibonacci hashing
+        grouped = table.take(np.argsort(bucket, kind="stable"))
+        start = 0
+        for index, size in enumerate(np.bincount(bucket, minlength=_BUCKETS).tolist()):
+            if size:
+                self.buckets[index].append(grouped.slice(start, size))
+                start += size
+
+    def count(
+        self, pool: Any, order_text: Callable[[pa.Array | pa.ChunkedArray], pa.Array | pa.ChunkedArray]
+    ) -> pa.Table:
+        """``pair, order_count``: distinct orders per pair (unsorted)."""
+        if self.text:
+            packed = [part for bucket in self.buckets for part in bucket]
+            parts = self.text + [part.set_column(1, "order", order_text(part["order"])) for part in packed]
+            groups = [parts]
+        else:
+            groups = [bucket for bucket in self.buckets if bucket]
+        counted = [table for table in pool.map(_count_distinct, groups) if table.num_rows]
+        if not counted:
+            return _COUNTED_SCHEMA.empty_table()
+        total = pa.concat_tables(counted).group_by("pair", use_threads=False).aggregate([("order_count", "sum")])
+        return pa.table({"pair": total["pair"], "order_count": total["order_count_sum"]}, schema=_COUNTED_SCHEMA)
+
+
+def _count_distinct(parts: list[pa.Table]) -> pa.Table:
+    counted = pa.concat_tables(parts).group_by("pair", use_threads=False).aggregate([("order", "count_distinct")])
+    return pa.table({"pair": counted["pair"], "order_count": counted["order_count_distinct"]}, schema=_COUNTED_SCHEMA)
+
+
 @dataclass
 class ReportBuilder:
     """Accumulates order lines chunk by chunk; memory grows with distinct orders, not with lines.
@@ -66,8 +125,8 @@ class ReportBuilder:
     _profit: dict[str, float] = field(default_factory=dict)
     _ids: dict[str, int] = field(default_factory=dict)
     _prefixes: dict[str, int] = field(default_factory=dict)
-    _ship: list[pa.Table] = field(default_factory=list)
-    _sub: list[pa.Table] = field(default_factory=list)
+    _ship: _PairOrders = field(default_factory=_PairOrders)
+    _sub: _PairOrders = field(default_factory=_PairOrders)
 
     def add(self, table: pa.Table) -> None:
         """Fold one chunk of lines (``INPUT_COLUMNS`` at least) into the totals."""
@@ -86,11 +145,11 @@ class ReportBuilder:
         category = self._encode(table["category"])
         order = self._order_keys(table["order_id"])
         # Lines of one order rarely share a sub-category: de-duplicating here would cost more than it saves.
-        self._sub.append(pa.table({"pair": self._pair(category, self._encode(table["sub_category"])), "order": order}))
+        self._sub.add(pa.table({"pair": self._pair(category, self._encode(table["sub_category"])), "order": order}))
         shipped = pc.is_valid(table["ship_mode"])
         ship_pairs = pa.table({"pair": self._pair(category, self._encode(table["ship_mode"])), "order": order})
         # Lines of one order share its ship mode: de-duplicating within the chunk halves what is kept.
-        self._ship.append(_distinct(ship_pairs.filter(shipped)))
+        self._ship.add(_distinct(ship_pairs.filter(shipped)))
 
     def _encode(self, values: pa.ChunkedArray | pa.Array) -> pa.Array:
         """Global integer ids of a column's labels (nulls stay null)."""
@@ -146,19 +205,20 @@ class ReportBuilder:
     def build(self) -> dict[str, pa.Table]:
         """The three reports as Arrow tables with the CSV columns, in CSV order.
 
-        The two distinct-order counts are independent hash aggregations that
-        release the GIL: they run on two threads.
+        The distinct-order counts are hash aggregations over one bucket of
+        order keys at a time (see ``_PairOrders``), two at a time on two
+        threads (Arrow releases the GIL).
         """
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            ship = pool.submit(self._ship_report)
-            sub = pool.submit(self._sub_report)
-            return {
-                "most_profitable_region": self._region_report(),
-                "shipping_method_by_category": ship.result(),
-                "orders_by_category": sub.result(),
-            }
+            ship = self._ship.count(pool, self._order_text)
+            sub = self._sub.count(pool, self._order_text)
+        return {
+            "most_profitable_region": self._region_report(),
+            "shipping_method_by_category": self._ship_report(ship),
+            "orders_by_category": self._sub_report(sub),
+        }
 
     def _region_report(self) -> pa.Table:
         regions = pa.array(list(self._profit), pa.string())
@@ -166,24 +226,16 @@ class ReportBuilder:
         table = pa.table({"region": regions, "total_profit": totals})
         return table.sort_by([("total_profit", "descending"), ("region", "ascending")])
 
-    def _counts(self, parts: list[pa.Table], keys: list[str]) -> pa.Table:
-        """Distinct orders per pair, with the pair decoded back to its two labels."""
-        if parts:
-            if len({part.schema.field("order").type for part in parts}) > 1:  # some chunks kept text ids
-                parts = [part.set_column(1, "order", self._order_text(part["order"])) for part in parts]
-            counted = (
-                pa.concat_tables(parts).group_by("pair", use_threads=False).aggregate([("order", "count_distinct")])
-            )
-            pair, count = counted["pair"], counted["order_count_distinct"]
-        else:
-            pair, count = pa.chunked_array([], pa.int64()), pa.chunked_array([], pa.int64())
+    def _labelled(self, counted: pa.Table, keys: list[str]) -> pa.Table:
+        """``pair, order_count`` with the pair decoded back to its two labels."""
         labels = pa.array(list(self._ids), pa.string())
+        pair = counted["pair"]
         first = pc.take(labels, pc.shift_right(pair, _PAIR_SHIFT))
         second = pc.take(labels, pc.bit_wise_and(pair, (1 << _PAIR_SHIFT) - 1))
-        return pa.table({keys[0]: first, keys[1]: second, "order_count": count})
+        return pa.table({keys[0]: first, keys[1]: second, "order_count": counted["order_count"]})
 
-    def _ship_report(self) -> pa.Table:
-        pairs = self._counts(self._ship, ["category", "ship_mode"])
+    def _ship_report(self, counted: pa.Table) -> pa.Table:
+        pairs = self._labelled(counted, ["category", "ship_mode"])
         ranked = pairs.sort_by([("category", "ascending"), ("order_count", "descending"), ("ship_mode", "ascending")])
         if ranked.num_rows == 0:
             return ranked
@@ -192,8 +244,8 @@ class ReportBuilder:
         keep = pa.concat_arrays([pa.array([True]), pc.fill_null(first, True).combine_chunks()])
         return ranked.filter(keep)
 
-    def _sub_report(self) -> pa.Table:
-        return self._counts(self._sub, ["category", "sub_category"]).sort_by(
+    def _sub_report(self, counted: pa.Table) -> pa.Table:
+        return self._labelled(counted, ["category", "sub_category"]).sort_by(
             [("category", "ascending"), ("sub_category", "ascending")]
         )
 

@@ -140,7 +140,8 @@ def test_chunks_with_text_ids_and_packed_ids_still_count_an_order_once() -> None
     builder = ReportBuilder()
     builder.add(packed)
     builder.add(text)
-    assert {part["order"].type for part in builder._sub} == {pa.int64(), pa.string()}
+    assert builder._sub.text
+    assert any(builder._sub.buckets)
     reports = {name: table.to_pylist() for name, table in builder.build().items()}
     assert reports["orders_by_category"] == [{"category": "F", "sub_category": "Chairs", "order_count": 3}]
     assert reports["shipping_method_by_category"] == [{"category": "F", "ship_mode": "Same Day", "order_count": 3}]
