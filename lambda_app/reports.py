@@ -75,8 +75,8 @@ class _PairOrders:
             self.text.append(table)
             return
         keys = _combine(table["order"]).to_numpy().view(np.uint64)
-        bucket = ((keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(61)).astype(np.intp)  # Fibonacci hashing
-        grouped = table.take(np.argsort(bucket, kind="stable"))
+        bucket = ((keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(61)).astype(np.uint8)  # Fibonacci hashing
+        grouped = table.take(np.argsort(bucket, kind="stable"))  # a radix sort, for 8-bit keys
         start = 0
         for index, size in enumerate(np.bincount(bucket, minlength=_BUCKETS).tolist()):
             if size:
