@@ -284,6 +284,8 @@ def _read_into(stream: IO[bytes], view: memoryview) -> int:
 
 def _last_record_end(buffer: bytes | bytearray, stop: int) -> int:
     """Index just after the last line break outside quotes in ``buffer[:stop]``, or 0 when there is none."""
+    if buffer.find(b'"', 0, stop) < 0:  # no quotes at all (most pieces of most exports): a memchr, not a count
+        return buffer.rfind(b"\n", 0, stop) + 1
     total = buffer.count(b'"', 0, stop)
     position = buffer.rfind(b"\n", 0, stop)
     quotes_after = 0

@@ -7,11 +7,14 @@ from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambda_app.cleaning import (
     REJECTS_SCHEMA,
     CsvLayout,
     iter_clean_batches,
+    iter_pieces,
     parse_dates,
     read_all,
     sniff_layout,
@@ -191,3 +194,25 @@ def test_a_row_longer_than_the_block_is_a_clear_error() -> None:
     layout = CsvLayout(sniff_layout(data).positions, "utf-8", 16)
     with pytest.raises(UnreadableFileError, match="longer than CSV_BLOCK_BYTES"):
         list(iter_clean_batches(io.BytesIO(data), layout, source_key="k", ingested_at=WHEN, block_size=1024))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(
+        st.lists(st.one_of(st.text(alphabet="ab,", max_size=6), st.text(alphabet='ab,"\n', max_size=8)), min_size=1),
+        max_size=40,
+    ),
+    size=st.integers(min_value=8, max_value=64),
+)
+def test_pieces_are_the_whole_stream_cut_only_at_record_ends(records: list[list[str]], size: int) -> None:
+    def quoted(field: str) -> str:
+        return '"' + field.replace('"', '""') + '"' if any(c in field for c in '",\n') else field
+
+    data = "".join(",".join(quoted(f) for f in record) + "\n" for record in records).encode()
+    try:
+        pieces = [bytes(piece) for piece in iter_pieces(io.BytesIO(data), size)]
+    except UnreadableFileError:
+        return  # a record longer than the piece size: refused, never cut inside
+    assert b"".join(pieces) == data
+    for piece in pieces[:-1]:
+        assert piece.endswith(b"\n") and piece.count(b'"') % 2 == 0
