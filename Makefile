@@ -43,7 +43,7 @@ integration: install  ## the real handler against moto
 check: test  ## alias of test
 pr: test  ## alias of test
 
-bench: install  ## benchmark the core against naive pandas and DuckDB (see docs/benchmarks.md)
+bench: install  ## benchmark the core against naive pandas and DuckDB at 1M, 5M, 10M rows (docs/benchmarks.md)
 	$(BIN)/orders-analytics bench
 
 clean:  ## remove virtualenvs and caches

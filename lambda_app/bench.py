@@ -259,7 +259,7 @@ def core_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
     from lambda_app.reports import ReportBuilder
     from lambda_app.schema import PARTITION_COLUMN
     from lambda_app.settings import Settings
-    from lambda_app.storage import ROW_GROUP_ROWS
+    from lambda_app.storage import ROW_GROUP_ROWS, STATISTICS_COLUMNS
 
     settings = Settings(output_bucket="local-benchmark")
     partition = out_dir / f"{PARTITION_COLUMN}={BENCH_INGEST_DATE}"
@@ -270,7 +270,14 @@ def core_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
         path = partition / f"part-{len(list(partition.iterdir())):05d}.snappy.parquet"
         # Dictionary-encoded columns go straight to Parquet's dictionary pages; without the stored Arrow
         # schema the file reads back as plain DATASET_SCHEMA strings, like the Lambda's awswrangler files.
-        pq.write_table(table, path, compression="snappy", row_group_size=ROW_GROUP_ROWS, store_schema=False)
+        pq.write_table(
+            table,
+            path,
+            compression="snappy",
+            row_group_size=ROW_GROUP_ROWS,
+            write_statistics=list(STATISTICS_COLUMNS),
+            store_schema=False,
+        )
         return [str(path)]
 
     def discard(partial: LoadCounts) -> None:
@@ -511,7 +518,7 @@ def _run_child(way: str, csv_path: Path, out_dir: Path, result_path: Path) -> di
 
 
 def run_bench(
-    rows_list: Sequence[int] = (1_000_000, 5_000_000),
+    rows_list: Sequence[int] = (1_000_000, 5_000_000, 10_000_000),
     ways: Sequence[str] | None = None,
     workdir: Path | str = Path("bench-data"),
     *,
@@ -677,7 +684,11 @@ def register(subparsers: Any) -> None:
         description="Generate order exports, run each way in its own process, print time, MB/s and peak RSS.",
     )
     parser.add_argument(
-        "--rows", type=int, nargs="+", default=[1_000_000, 5_000_000], help="file sizes (default 1M and 5M)"
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[1_000_000, 5_000_000, 10_000_000],
+        help="file sizes (default 1M, 5M and 10M)",
     )
     parser.add_argument("--ways", nargs="+", default=None, help="ways to run (default: every registered way)")
     parser.add_argument("--workdir", type=Path, default=Path("bench-data"), help="generated files and results")

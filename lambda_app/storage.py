@@ -34,6 +34,19 @@ READ_BLOCK_BYTES = 16 * 1024**2
 # Rows per Parquet row group. Objects are sorted by order date, so each row group
 # covers a narrow date range and Athena skips groups by their min/max statistics.
 ROW_GROUP_ROWS = 128 * 1024
+# Columns whose row-group min/max can let a reader skip data: the sorted order date, the per-object constants
+# and the numbers. Text columns spread over every row group (region, order id, ...) never prune, and their
+# statistics were a fifth of the Parquet encoding time.
+STATISTICS_COLUMNS: tuple[str, ...] = (
+    "order_date",
+    "cost_price",
+    "list_price",
+    "quantity",
+    "discount_percent",
+    "profit",
+    "source_key",
+    "ingested_at",
+)
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,10 @@ def write_parquet(settings: Settings, table: pa.Table, day: date, filename_prefi
         filename_prefix=filename_prefix,
         compression="snappy",
         dtype=GLUE_COLUMN_TYPES,
-        pyarrow_additional_kwargs={"write_table_args": {"row_group_size": ROW_GROUP_ROWS}},
+        pyarrow_additional_kwargs={
+            "write_statistics": list(STATISTICS_COLUMNS),
+            "write_table_args": {"row_group_size": ROW_GROUP_ROWS},
+        },
         use_threads=False,
     )
     start = len(f"s3://{settings.output_bucket}/")

@@ -166,3 +166,29 @@ def test_rejected_rows_go_to_a_rejects_file_with_reasons(aws: LocalAws) -> None:
     assert summary["files"][0]["rows_rejected"] == 1
     text = read_output(aws, "rejects/ingest_date=2026-11-26/mixed.csv.rejects.csv").decode()
     assert "invalid_quantity" in text and "BAD" in text
+
+
+def test_parquet_objects_are_sorted_by_date_with_statistics_that_prune(aws: LocalAws) -> None:
+    """Small row groups here (ROWS_PER_FILE is big): sorted rows, order_date min/max, plain string columns."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from lambda_app.schema import DATASET_SCHEMA
+    from lambda_app.storage import STATISTICS_COLUMNS
+
+    dates = ["2023-03-01", "2021-12-31", "2024-07-04", "2022-01-15", "2023-03-01"]
+    body = csv_bytes(*(line(f"CA-{i}", order_date=d) for i, d in enumerate(dates)))
+    upload_and_deliver(aws, "unsorted.csv", body)
+    [key] = [k for k in output_keys(aws, "dataset/") if k.endswith(".parquet")]
+    parquet = pq.ParquetFile(io.BytesIO(read_output(aws, key)))
+    table = parquet.read()
+    assert table.schema.field("region").type == DATASET_SCHEMA.field("region").type  # not dictionary-typed
+    assert [d.isoformat() for d in table["order_date"].to_pylist()] == sorted(dates)
+    group = parquet.metadata.row_group(0)
+    stats = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
+    assert stats["order_date"] is not None and stats["order_date"].has_min_max
+    assert (stats["order_date"].min.isoformat(), stats["order_date"].max.isoformat()) == ("2021-12-31", "2024-07-04")
+    # awswrangler's "spark" flavour stores timestamps as INT96, which carries no statistics.
+    with_min_max = {name for name, s in stats.items() if s is not None and s.has_min_max}
+    assert with_min_max == set(STATISTICS_COLUMNS) - {"ingested_at"}

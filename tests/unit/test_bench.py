@@ -198,7 +198,7 @@ def test_bench_subcommand_defaults() -> None:
     parser = argparse.ArgumentParser()
     bench.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["bench"])
-    assert args.rows == [1_000_000, 5_000_000]
+    assert args.rows == [1_000_000, 5_000_000, 10_000_000]
     assert args.ways is None
     assert args.workdir == Path("bench-data")
     assert args.repeat == 1
