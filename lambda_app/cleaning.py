@@ -178,8 +178,10 @@ def iter_clean_batches(
     parse_options = pv.ParseOptions(newlines_in_values=layout.newlines_in_values, invalid_row_handler=on_invalid_row)
 
     def parse(piece: memoryview, read_options: pv.ReadOptions, types: dict[str, pa.DataType]) -> pa.Table:
-        """Parse one piece; a column whose values do not all convert is read again as text."""
-        types = dict(types)
+        """Parse one piece; a column whose values do not all convert is read again as text, and stays text.
+
+        ``types`` is updated in place, so later pieces of a messy file do not pay for the failed conversion again.
+        """
         while True:
             malformed.clear()
             convert_options = pv.ConvertOptions(
