@@ -500,6 +500,7 @@ def _parse_number(
     ok = pc.and_(ok, pc.greater_equal(number, low))
     if high is not None:
         ok = pc.and_(ok, pc.less_equal(number, high))
+    ok = pc.fill_null(ok, False)  # an empty value the CSV reader turned into null: invalid, never unknown
     return pc.if_else(ok, number, pa.scalar(None, pa.float64())), _combine(pc.invert(ok))
 
 

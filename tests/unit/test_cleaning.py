@@ -216,3 +216,22 @@ def test_pieces_are_the_whole_stream_cut_only_at_record_ends(records: list[list[
     assert b"".join(pieces) == data
     for piece in pieces[:-1]:
         assert piece.endswith(b"\n") and piece.count(b'"') % 2 == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        ("order_date", "invalid_order_date"),
+        ("cost", "invalid_cost_price"),
+        ("price", "invalid_list_price"),
+        ("quantity", "invalid_quantity"),
+        ("discount", "invalid_discount_percent"),
+    ],
+)
+def test_an_empty_number_or_date_is_rejected_with_its_original_text(field: str, reason: str) -> None:
+    """The CSV reader turns an empty typed cell into null; null must mean invalid, not unknown."""
+    good, rejects, reasons = clean(csv_bytes(line("CA-1"), line("CA-2", **{field: ""}), line("CA-3")))
+    assert good["order_id"].to_pylist() == ["CA-1", "CA-3"]
+    assert reasons == {reason: 1}
+    assert rejects["order_id"].to_pylist() == ["CA-2"]
+    assert rejects["cost_price"].to_pylist() == ["" if field == "cost" else "240"]
