@@ -111,9 +111,9 @@ class ReportBuilder:
 
     An order whose lines arrive in different chunks is still counted once:
     the ``(group, order)`` pairs of every chunk are kept (de-duplicated
-    within the chunk where that pays) and counted with one ``count_distinct``
-    per group at the end — measured 3-4x faster than de-duplicating the union
-    first. Category, sub-category and ship-mode labels are replaced by integer
+    within the chunk where that pays) and counted with ``count_distinct`` per
+    group at the end, bucket by bucket (``_PairOrders``) — measured 3-4x faster
+    than de-duplicating the union first. Category, sub-category and ship-mode labels are replaced by integer
     ids (one table of labels for the whole run) so grouping hashes one
     integer. Order ids shaped like ``CA-2023-152156`` (any text, then at most
     12 digits, with few distinct texts) are packed losslessly into one int64
