@@ -375,7 +375,10 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
     if any_bad:
         good = good.filter(pc.invert(bad))
     good = good.append_column("profit", compute_profit(good))
-    good = good.append_column("source_key", pa.repeat(pa.scalar(source_key, pa.string()), good.num_rows))
+    source = pa.DictionaryArray.from_arrays(
+        pa.repeat(pa.scalar(0, pa.int32()), good.num_rows), pa.array([source_key], pa.string())
+    )
+    good = good.append_column("source_key", source)
     stamp = pa.scalar(ingested_at.replace(tzinfo=None), pa.timestamp("ms"))
     good = good.append_column("ingested_at", pa.repeat(stamp, good.num_rows))
     good = good.cast(MEMORY_SCHEMA)

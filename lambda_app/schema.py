@@ -78,10 +78,10 @@ DATASET_SCHEMA: pa.Schema = pa.schema(
     ]
 )
 
-# Text columns with few distinct values. In memory (and to the Parquet writer) they are carried
-# dictionary-encoded: the same strings, but trimming, sorting and grouping work on small integers.
+# Text columns with few distinct values (source_key: one per file). In memory (and to the Parquet writer)
+# they are carried dictionary-encoded: the same strings, but trimming, sorting and grouping work on small integers.
 DICTIONARY_COLUMNS: frozenset[str] = frozenset(
-    {"ship_mode", "segment", "country", "city", "state", "region", "category", "sub_category"}
+    {"ship_mode", "segment", "country", "city", "state", "region", "category", "sub_category", "source_key"}
 )
 
 # The schema of the typed tables the pipeline core hands around: DATASET_SCHEMA with DICTIONARY_COLUMNS encoded.
