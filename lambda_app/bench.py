@@ -253,13 +253,11 @@ def core_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
     """
     from datetime import UTC, date, datetime
 
-    import pyarrow.parquet as pq
-
     from lambda_app.pipeline import LoadCounts, load_stream
     from lambda_app.reports import ReportBuilder
     from lambda_app.schema import PARTITION_COLUMN
     from lambda_app.settings import Settings
-    from lambda_app.storage import ROW_GROUP_ROWS, STATISTICS_COLUMNS
+    from lambda_app.storage import encode_parquet
 
     settings = Settings(output_bucket="local-benchmark")
     partition = out_dir / f"{PARTITION_COLUMN}={BENCH_INGEST_DATE}"
@@ -268,16 +266,7 @@ def core_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
 
     def write(table: Any) -> list[str]:
         path = partition / f"part-{len(list(partition.iterdir())):05d}.snappy.parquet"
-        # Dictionary-encoded columns go straight to Parquet's dictionary pages; without the stored Arrow
-        # schema the file reads back as plain DATASET_SCHEMA strings, like the Lambda's awswrangler files.
-        pq.write_table(
-            table,
-            path,
-            compression="snappy",
-            row_group_size=ROW_GROUP_ROWS,
-            write_statistics=list(STATISTICS_COLUMNS),
-            store_schema=False,
-        )
+        encode_parquet(table, str(path))  # the Lambda's own encoding; it uploads the same bytes
         return [str(path)]
 
     def discard(partial: LoadCounts) -> None:

@@ -21,7 +21,6 @@ import pyarrow as pa
 from lambda_app import paths
 from lambda_app.schema import (
     COLUMN_COMMENTS,
-    DATASET_SCHEMA,
     GLUE_COLUMN_TYPES,
     GLUE_PARTITION_TYPES,
     PARTITION_COLUMN,
@@ -134,35 +133,45 @@ def upload_file(bucket: str, key: str, local_path: str) -> None:
     _wr().s3.upload(local_file=local_path, path=paths.s3_url(bucket, key), use_threads=False)
 
 
-def write_parquet(settings: Settings, table: pa.Table, day: date, filename_prefix: str) -> list[str]:
-    """Write one Arrow table as snappy Parquet into the day's partition; return the keys written.
+def encode_parquet(table: pa.Table, sink: str | IO[bytes]) -> None:
+    """The dataset's Parquet encoding, in one place (the Lambda's objects and the benchmark's files).
 
-    ``mode="append"`` with a per-attempt ``filename_prefix`` never touches
-    another file's objects; the pipeline removes superseded objects itself.
-    The Glue catalog is updated separately (:func:`ensure_table`,
+    Snappy, ``ROW_GROUP_ROWS`` row groups, statistics for ``STATISTICS_COLUMNS``.
+    ``MEMORY_SCHEMA``'s dictionary-encoded text goes straight to Parquet
+    dictionary pages; without the stored Arrow schema, readers see the
+    Parquet types, i.e. exactly ``DATASET_SCHEMA`` (strings, ``date``,
+    ``timestamp(ms)`` as INT64 with statistics, required columns).
+    """
+    import pyarrow.parquet as pq
+
+    pq.write_table(
+        table,
+        sink,
+        compression="snappy",
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=list(STATISTICS_COLUMNS),
+        store_schema=False,
+    )
+
+
+def write_parquet(settings: Settings, table: pa.Table, day: date, filename_prefix: str) -> list[str]:
+    """Write one Arrow table as one snappy Parquet object into the day's partition; return its key.
+
+    Encoded by pyarrow in memory (:func:`encode_parquet`) and uploaded with
+    awswrangler: no detour through pandas. The name is
+    ``<filename_prefix><uuid>.snappy.parquet``, so a per-attempt prefix never
+    touches another file's objects; the pipeline removes superseded objects
+    itself. The Glue catalog is updated separately (:func:`ensure_table`,
     :func:`add_partition`) so concurrent writers never race on table updates.
     """
-    import pandas as pd
+    import uuid
 
-    table = table.cast(DATASET_SCHEMA)  # dictionary-encoded text columns (MEMORY_SCHEMA) back to plain strings
-    frame = table.append_column(PARTITION_COLUMN, pa.repeat(pa.scalar(paths.partition_value(day)), table.num_rows))
-    result = _wr().s3.to_parquet(
-        df=frame.to_pandas(types_mapper=pd.ArrowDtype),
-        path=settings.dataset_root,
-        dataset=True,
-        partition_cols=[PARTITION_COLUMN],
-        mode="append",
-        filename_prefix=filename_prefix,
-        compression="snappy",
-        dtype=GLUE_COLUMN_TYPES,
-        pyarrow_additional_kwargs={
-            "write_statistics": list(STATISTICS_COLUMNS),
-            "write_table_args": {"row_group_size": ROW_GROUP_ROWS},
-        },
-        use_threads=False,
-    )
-    start = len(f"s3://{settings.output_bucket}/")
-    return [url[start:] for url in result["paths"]]
+    key = f"{paths.partition_prefix(settings, day)}{filename_prefix}{uuid.uuid4().hex}.snappy.parquet"
+    body = io.BytesIO()
+    encode_parquet(table, body)
+    body.seek(0)
+    _wr().s3.upload(local_file=body, path=paths.s3_url(settings.output_bucket, key), use_threads=False)
+    return [key]
 
 
 def iter_parquet(bucket: str, keys: list[str], columns: list[str], batch_rows: int = 1_000_000) -> Iterator[pa.Table]:
