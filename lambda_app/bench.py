@@ -297,8 +297,9 @@ def lambda_on_emulator(csv_path: Path, _out_dir: Path) -> dict[str, DataFrame]:
 
     Starts the emulator, uploads the file to the input bucket, delivers the
     ``ObjectCreated`` event to ``lambda_app.handler.lambda_handler`` (the
-    awswrangler path: Parquet objects to S3, Glue table and partition, reports
-    recomputed from the partition) and reads the three report CSVs back. The
+    Lambda's path: Parquet objects uploaded with awswrangler, Glue table and
+    partition, reports recomputed from the partition) and reads the three
+    report CSVs back. The
     time includes the emulator's start and the upload; the peak RSS includes the
     emulator, which keeps every object in this process's memory.
     """
