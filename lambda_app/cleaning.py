@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
+from lambda_app.arrays import one_array
 from lambda_app.errors import EmptyFileError, UnreadableFileError
 from lambda_app.schema import INPUT_COLUMNS, MEMORY_SCHEMA, MISSING_SHIP_MODES, map_header
 
@@ -345,7 +346,7 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
     bad = failures[0][1]
     for _, failed in failures[1:]:
         bad = pc.or_(bad, failed)
-    bad = _combine(bad)
+    bad = one_array(bad)
     any_bad = pc.any(bad).as_py()
     if any_bad and not all(pa.types.is_string(raw.column(name).type) for name in raw.column_names):
         raise _TextNeeded()
@@ -408,7 +409,7 @@ def _each_distinct(
     """``function`` of every value; of each distinct label only, when ``values`` is dictionary-encoded."""
     if not pa.types.is_dictionary(values.type):
         return function(values)
-    encoded = _combine(values)
+    encoded = one_array(values)
     return pc.take(function(encoded.dictionary), encoded.indices)
 
 
@@ -417,7 +418,7 @@ def _trim(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     if pa.types.is_string(values.type):
         return pc.utf8_trim_whitespace(values)
     if pa.types.is_dictionary(values.type):
-        encoded = _combine(values)
+        encoded = one_array(values)
         return pa.DictionaryArray.from_arrays(encoded.indices, pc.utf8_trim_whitespace(encoded.dictionary))
     return values
 
@@ -427,7 +428,7 @@ def _null_where(mask: pa.Array | pa.ChunkedArray, values: pa.ChunkedArray | pa.A
     if not pc.any(mask).as_py():
         return values
     if pa.types.is_dictionary(values.type):
-        encoded = _combine(values)
+        encoded = one_array(values)
         indices = pc.if_else(mask, pa.scalar(None, encoded.indices.type), encoded.indices)
         return pa.DictionaryArray.from_arrays(indices, encoded.dictionary)
     return pc.if_else(mask, pa.scalar(None, values.type), values)
@@ -446,7 +447,7 @@ def parse_dates(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]
     Impossible dates (Feb 30, month 13, years outside 1900-2199) are invalid,
     not rolled over.
     """
-    values = _combine(values)
+    values = one_array(values)
     try:  # fast path: strict ISO dates, impossible ones refused by Arrow itself
         fast = pc.cast(values, pa.date32())
     except pa.ArrowInvalid:
@@ -475,12 +476,6 @@ def _parse_dates_slowly(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     return result, pa.array(~ok)
 
 
-def _combine(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return values
-
-
 def _is_blank(values: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
     # Bytes, not code points: faster.
     return _each_distinct(values, lambda labels: pc.fill_null(pc.equal(pc.binary_length(labels), 0), True))
@@ -504,14 +499,14 @@ def _parse_number(
     if high is not None:
         ok = pc.and_(ok, pc.less_equal(number, high))
     ok = pc.fill_null(ok, False)  # an empty value the CSV reader turned into null: invalid, never unknown
-    return pc.if_else(ok, number, pa.scalar(None, pa.float64())), _combine(pc.invert(ok))
+    return pc.if_else(ok, number, pa.scalar(None, pa.float64())), one_array(pc.invert(ok))
 
 
 def _parse_quantity(values: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray | pa.Array, pa.Array]:
     try:  # fast path: plain integers
         number = pc.cast(values, pa.int64())
         ok = pc.fill_null(pc.and_(pc.greater(number, 0), pc.less_equal(number, MAX_QUANTITY)), False)
-        return pc.if_else(ok, number, pa.scalar(None, pa.int64())), _combine(pc.invert(ok))
+        return pc.if_else(ok, number, pa.scalar(None, pa.int64())), one_array(pc.invert(ok))
     except pa.ArrowInvalid:
         pass
     matches = pc.fill_null(pc.match_substring_regex(values, _QUANTITY), False)
@@ -520,7 +515,7 @@ def _parse_quantity(values: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray
     short = pc.less_equal(pc.utf8_length(digits), 10)
     number = pc.cast(pc.if_else(short, digits, pa.scalar("0")), pa.int64())
     ok = pc.and_(pc.and_(matches, short), pc.and_(pc.greater(number, 0), pc.less_equal(number, MAX_QUANTITY)))
-    return pc.if_else(ok, number, pa.scalar(None, pa.int64())), _combine(pc.invert(ok))
+    return pc.if_else(ok, number, pa.scalar(None, pa.int64())), one_array(pc.invert(ok))
 
 
 def _joined_reasons(failures: list[tuple[str, pa.Array | pa.ChunkedArray]], n: int) -> pa.Array:
@@ -528,7 +523,7 @@ def _joined_reasons(failures: list[tuple[str, pa.Array | pa.ChunkedArray]], n: i
     for name, failed in failures:
         piece = pc.if_else(failed, pa.scalar(name + "; "), pa.scalar(""))
         joined = pc.binary_join_element_wise(joined, piece, "")
-    return _combine(pc.utf8_rtrim(joined, characters="; "))
+    return one_array(pc.utf8_rtrim(joined, characters="; "))
 
 
 def _malformed_batch(lines: list[str]) -> CleanBatch:

@@ -1,6 +1,6 @@
 """The three daily reports, computed incrementally from typed order lines.
 
-Pure module (pyarrow only). Definitions (also in the README):
+Pure module (pyarrow and numpy only). Definitions (also in the README):
 
 * ``most_profitable_region``: ``region,total_profit`` — sum of ``profit`` per
   region, rounded half away from zero to cents, sorted by total profit
@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from lambda_app.arrays import dictionary_encoded, one_array
 
 # The CSV reports' columns, in order: the one definition (sql.py and bench.py use it too).
 REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -74,7 +76,7 @@ class _PairOrders:
         if not pa.types.is_integer(table.schema.field("order").type):
             self.text.append(table)
             return
-        keys = _combine(table["order"]).to_numpy().view(np.uint64)
+        keys = one_array(table["order"]).to_numpy().view(np.uint64)
         bucket = ((keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(61)).astype(np.uint8)  # Fibonacci hashing
         grouped = table.take(np.argsort(bucket, kind="stable"))  # a radix sort, for 8-bit keys
         start = 0
@@ -133,9 +135,9 @@ class ReportBuilder:
         if table.num_rows == 0:
             return
         self.rows += table.num_rows
-        region = _dictionary(table["region"])
+        region = dictionary_encoded(table["region"])
         sums = (
-            pa.table({"region": region.indices, "profit": _combine(table["profit"])})
+            pa.table({"region": region.indices, "profit": one_array(table["profit"])})
             .group_by("region", use_threads=False)
             .aggregate([("profit", "sum")])
         )
@@ -153,7 +155,7 @@ class ReportBuilder:
 
     def _encode(self, values: pa.ChunkedArray | pa.Array) -> pa.Array:
         """Global integer ids of a column's labels (nulls stay null)."""
-        encoded = _dictionary(values)
+        encoded = dictionary_encoded(values)
         ids = pa.array(
             [self._ids.setdefault(label, len(self._ids)) for label in encoded.dictionary.to_pylist()], pa.int64()
         )
@@ -166,11 +168,11 @@ class ReportBuilder:
         text's global id, the digit count (so ``007`` differs from ``7``) and the
         digits' value. The digits are read straight from the Arrow buffers.
         """
-        text = _combine(values).cast(pa.string())
+        text = one_array(values).cast(pa.string())
         prefix = pc.ascii_rtrim(text, characters="0123456789")  # digits are single bytes in UTF-8
         counts = pc.subtract(pc.binary_length(text), pc.binary_length(prefix)).to_numpy(zero_copy_only=False)
         longest = int(counts.max()) if len(counts) else 0
-        encoded = _dictionary(prefix)
+        encoded = dictionary_encoded(prefix)
         labels = encoded.dictionary.to_pylist()
         if longest > _MAX_DIGITS or len(self._prefixes) + len(labels) > _MAX_PREFIXES:
             return text
@@ -248,25 +250,6 @@ class ReportBuilder:
         return self._labelled(counted, ["category", "sub_category"]).sort_by(
             [("category", "ascending"), ("sub_category", "ascending")]
         )
-
-
-def _combine(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return values
-
-
-def _dictionary(values: pa.ChunkedArray | pa.Array) -> pa.DictionaryArray:
-    """``values`` dictionary-encoded in one array (already encoded columns are unified, not re-hashed)."""
-    if isinstance(values, pa.ChunkedArray) and not values.num_chunks:
-        values = pa.array([], values.type)
-    if pa.types.is_dictionary(values.type):
-        if isinstance(values, pa.ChunkedArray):
-            values = values.unify_dictionaries()
-        combined: pa.DictionaryArray = _combine(values)
-        return combined
-    encoded: pa.DictionaryArray = _combine(pc.dictionary_encode(values))
-    return encoded
 
 
 def _distinct(table: pa.Table) -> pa.Table:
