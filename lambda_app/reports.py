@@ -90,8 +90,11 @@ class _PairOrders:
     ) -> pa.Table:
         """``pair, order_count``: distinct orders per pair (unsorted)."""
         if self.text:
+            parts = list(self.text)
             packed = [part for bucket in self.buckets for part in bucket]
-            parts = self.text + [part.set_column(1, "order", order_text(part["order"])) for part in packed]
+            if packed:  # decoded in one call: the table of id prefixes is built once
+                table = pa.concat_tables(packed)
+                parts.append(table.set_column(1, "order", order_text(table["order"])))
             groups = [parts]
         else:
             groups = [bucket for bucket in self.buckets if bucket]
