@@ -19,12 +19,7 @@ from typing import IO, Any, cast
 import pyarrow as pa
 
 from lambda_app import paths
-from lambda_app.schema import (
-    COLUMN_COMMENTS,
-    GLUE_COLUMN_TYPES,
-    GLUE_PARTITION_TYPES,
-    PARTITION_COLUMN,
-)
+from lambda_app.schema import COLUMN_COMMENTS, GLUE_COLUMN_TYPES, GLUE_PARTITION_TYPES, PARTITION_COLUMN
 from lambda_app.settings import Settings
 
 # Read-ahead block for streaming input objects: large enough for few GETs,
