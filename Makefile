@@ -24,9 +24,10 @@ $(STAMP): pyproject.toml requirements/lambda.txt requirements/dev.txt
 demo: install  ## run the pipeline on sample_orders.csv against a local AWS emulator
 	$(BIN)/orders-analytics demo
 
-lint: install  ## ruff lint + format check
+lint: install  ## ruff lint + format check, and the import layering (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install  ## mypy --strict on lambda_app
 	$(BIN)/mypy

@@ -148,6 +148,79 @@ class Utf8Fallback(ReparseNeeded):
     """A file that looked like UTF-8 is not: read again as Windows-1252."""
 
 
+class _PieceCleaner:
+    """Parses and cleans the pieces of one pass over a file with one layout.
+
+    Malformed lines (a wrong number of fields) are collected in ``malformed``
+    by pyarrow's invalid-row handler while a piece is parsed.
+    """
+
+    def __init__(self, layout: CsvLayout, *, source_key: str, ingested_at: datetime) -> None:
+        self.layout = layout
+        self.source_key = source_key
+        self.ingested_at = ingested_at
+        self.by_position = {f"f{pos}": name for name, pos in layout.positions.items()}
+        self.typed = {f"f{pos}": MEMORY_SCHEMA.field(name).type for name, pos in layout.positions.items()}
+        self.as_text = dict.fromkeys(self.by_position, pa.string())
+        self.malformed: list[str] = []
+        self.parse_options = pv.ParseOptions(
+            newlines_in_values=layout.newlines_in_values, invalid_row_handler=self._on_invalid_row
+        )
+
+    def _on_invalid_row(self, row: pv.InvalidRow) -> str:
+        self.malformed.append(row.text)
+        return "skip"
+
+    def parse(self, piece: memoryview, read_options: pv.ReadOptions, types: dict[str, pa.DataType]) -> pa.Table:
+        """Parse one piece; a column whose values do not all convert is read again as text, and stays text.
+
+        ``types`` is updated in place, so later pieces of a messy file do not pay for the failed conversion again.
+        """
+        while True:
+            self.malformed.clear()
+            convert_options = pv.ConvertOptions(
+                include_columns=list(self.by_position),
+                column_types=types,
+                null_values=[""],  # only typed columns can be null: an empty number or date
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            )
+            try:
+                return pv.read_csv(pa.py_buffer(piece), read_options, self.parse_options, convert_options)
+            except pa.ArrowInvalid as exc:
+                failed = _CONVERSION_ERROR.match(str(exc))
+                column = f"f{failed.group(1)}" if failed else None
+                if column is None or types.get(column) == pa.string():
+                    raise
+                types[column] = pa.string()
+
+    def clean(self, piece: memoryview, read_options: pv.ReadOptions) -> CleanBatch | None:
+        """The piece's rows validated and typed; ``None`` when it holds no row (malformed lines aside)."""
+        layout = self.layout
+        types = self.typed
+        while True:
+            try:
+                table = self.parse(piece, read_options, types)
+            except pa.ArrowInvalid as exc:
+                message = str(exc)
+                if "invalid UTF8" in message and layout.encoding == "utf-8":
+                    raise Utf8Fallback(dataclasses.replace(layout, encoding="cp1252"), message) from exc
+                if "Empty CSV file" in message:
+                    return None
+                if not layout.newlines_in_values:
+                    raise ReparseNeeded(_careful(layout), message) from exc
+                raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
+            if self.malformed and not layout.newlines_in_values:
+                raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
+            raw = table.rename_columns([self.by_position[n] for n in table.column_names])
+            if not raw.num_rows:
+                return None
+            try:
+                return clean_table(raw, source_key=self.source_key, ingested_at=self.ingested_at)
+            except _TextNeeded:
+                types = self.as_text  # rejected rows keep their original text: read the piece again as text
+
+
 def iter_clean_batches(
     stream: IO[bytes],
     layout: CsvLayout,
@@ -166,41 +239,8 @@ def iter_clean_batches(
     """
     if layout.header_only:
         return
+    cleaner = _PieceCleaner(layout, source_key=source_key, ingested_at=ingested_at)
     column_names = [f"f{i}" for i in range(layout.field_count)]
-    by_position = {f"f{pos}": name for name, pos in layout.positions.items()}
-    typed = {f"f{pos}": MEMORY_SCHEMA.field(name).type for name, pos in layout.positions.items()}
-    as_text = dict.fromkeys(by_position, pa.string())
-    malformed: list[str] = []
-
-    def on_invalid_row(row: pv.InvalidRow) -> str:
-        malformed.append(row.text)
-        return "skip"
-
-    parse_options = pv.ParseOptions(newlines_in_values=layout.newlines_in_values, invalid_row_handler=on_invalid_row)
-
-    def parse(piece: memoryview, read_options: pv.ReadOptions, types: dict[str, pa.DataType]) -> pa.Table:
-        """Parse one piece; a column whose values do not all convert is read again as text, and stays text.
-
-        ``types`` is updated in place, so later pieces of a messy file do not pay for the failed conversion again.
-        """
-        while True:
-            malformed.clear()
-            convert_options = pv.ConvertOptions(
-                include_columns=list(by_position),
-                column_types=types,
-                null_values=[""],  # only typed columns can be null: an empty number or date
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            )
-            try:
-                return pv.read_csv(pa.py_buffer(piece), read_options, parse_options, convert_options)
-            except pa.ArrowInvalid as exc:
-                failed = _CONVERSION_ERROR.match(str(exc))
-                column = f"f{failed.group(1)}" if failed else None
-                if column is None or types.get(column) == pa.string():
-                    raise
-                types[column] = pa.string()
-
     for index, piece in enumerate(iter_pieces(stream, block_size)):
         read_options = pv.ReadOptions(
             column_names=column_names,
@@ -208,35 +248,13 @@ def iter_clean_batches(
             block_size=max(1 << 20, min(block_size, 8 << 20)),  # parallel parse within a piece
             encoding=layout.encoding,
         )
-        batch: CleanBatch | None = None
-        types = typed
-        while batch is None:
-            try:
-                table = parse(piece, read_options, types)
-            except pa.ArrowInvalid as exc:
-                message = str(exc)
-                if "invalid UTF8" in message and layout.encoding == "utf-8":
-                    raise Utf8Fallback(dataclasses.replace(layout, encoding="cp1252"), message) from exc
-                if "Empty CSV file" in message:
-                    break
-                if not layout.newlines_in_values:
-                    raise ReparseNeeded(_careful(layout), message) from exc
-                raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
-            if malformed and not layout.newlines_in_values:
-                raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
-            raw = table.rename_columns([by_position[n] for n in table.column_names])
-            if not raw.num_rows:
-                break
-            try:
-                batch = clean_table(raw, source_key=source_key, ingested_at=ingested_at)
-            except _TextNeeded:
-                types = as_text  # rejected rows keep their original text: read the piece again as text
+        batch = cleaner.clean(piece, read_options)
         del piece
         if batch is not None:
             yield batch
-        if malformed:
-            yield _malformed_batch(malformed)
-            malformed.clear()
+        if cleaner.malformed:
+            yield _malformed_batch(cleaner.malformed)
+            cleaner.malformed.clear()
 
 
 def iter_pieces(stream: IO[bytes], size: int) -> Iterator[memoryview]:

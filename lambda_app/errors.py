@@ -1,13 +1,16 @@
-"""Every exception the pipeline raises on purpose.
+"""Every exception the runtime raises on purpose, each saying whether a retry can help.
 
-Two families matter to the handler:
+``retryable`` is what the handler acts on, and every log line about a failure
+carries it:
 
-* ``InputFileError`` — the input object can never succeed as it is (wrong
-  columns, not a CSV, empty, too large, too many bad rows). The handler writes
-  an error record under ``errors/`` and does **not** retry.
-* Anything else (botocore errors, throttling, network) propagates so Lambda
-  retries the event and, after the retries, sends it to the failure
-  destination.
+* ``retryable = False`` — permanent. ``InputFileError`` and its subclasses: the
+  input object can never succeed as it is (wrong columns, not a CSV, empty, too
+  large, too many bad rows). The unit of work writes an error record under
+  ``errors/`` and the event is **not** retried. ``ConfigurationError`` fails the
+  cold start.
+* ``retryable = True`` — transient. Raised (or propagated, like botocore's
+  errors, throttling and network failures) so Lambda or the queue retries the
+  event and, after the retries, sends it to the failure destination.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from __future__ import annotations
 class PipelineError(Exception):
     """Base class of the pipeline's own errors."""
 
+    retryable = False
+
 
 class ConfigurationError(PipelineError):
-    """An environment variable is missing or has an invalid value."""
+    """An environment variable is missing or has an invalid value; the message names it and what it allows."""
 
 
 class InputFileError(PipelineError):
@@ -66,28 +71,29 @@ class TooManyRejectsError(InputFileError):
 class ConcurrentLoadError(PipelineError):
     """Two invocations loaded the same key at once and one lost; retrying the event repairs it."""
 
+    retryable = True
+
 
 class ReconciliationError(PipelineError):
-    """``rows_read != rows_loaded + rows_rejected``: a bug, never an input problem."""
+    """``rows_read != rows_loaded + rows_rejected``: a bug, never an input problem; retried, then the failure queue."""
+
+    retryable = True
 
 
-class UnsupportedSqlError(PipelineError):
-    """A query uses a construct that DuckDB would not answer the way Athena does.
+class RecordsFailedError(PipelineError):
+    """Some records hit transient errors; raised after the others ran so Lambda retries the event."""
 
-    Raised by ``lambda_app.sql.to_duckdb`` instead of running the query locally
-    and returning a different answer (integer or decimal division, month
-    ``date_diff``, Joda-pattern ``format_datetime``, approximate aggregates...).
-    Also raised for text that does not parse as one Athena statement.
-    """
+    retryable = True
 
 
 class QueryTemplateError(PipelineError):
     """A query file's placeholders cannot be rendered (unknown ``${...}``, bad date or name)."""
 
 
-class LocalDatasetError(PipelineError):
-    """The local output folder holds no Parquet dataset to query."""
-
-
 class QueryResultError(PipelineError):
     """A report query returned columns other than the report's CSV columns."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """The handler's verdict: the pipeline's own errors say so; anything else (botocore, OS) is transient."""
+    return bool(getattr(exc, "retryable", True)) if isinstance(exc, PipelineError) else True

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,7 +215,6 @@ class ReportBuilder:
         order keys at a time (see ``_PairOrders``), two at a time on two
         threads (Arrow releases the GIL).
         """
-        from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             ship = self._ship.count(pool, self._order_text)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
 
+from lambda_app.errors import DuplicateColumnError, MissingColumnsError
+
 # Columns of the canonical export, in its order, as snake_case names.
 INPUT_COLUMNS: tuple[str, ...] = (
     "order_id",
@@ -128,7 +130,6 @@ def map_header(header: Iterable[str]) -> dict[str, int]:
     ``DuplicateColumnError`` when two cells name the same known column and
     ``MissingColumnsError`` when a required column is absent.
     """
-    from lambda_app.errors import DuplicateColumnError, MissingColumnsError
 
     positions: dict[str, int] = {}
     known = set(INPUT_COLUMNS)

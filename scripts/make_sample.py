@@ -4,7 +4,7 @@ Usage (from anywhere)::
 
     .venv/bin/python scripts/make_sample.py [OUT]    # OUT defaults to sample_orders.csv at the root
 
-The rows come from ``lambda_app.generate.sample_rows``: the generator with a
+The rows come from ``orders_tools.generate.sample_rows``: the generator with a
 fixed seed, then a few documented, deterministic adjustments that guarantee
 the cases the reports must handle (a 'Not Available' ship mode, zero-priced
 lines, and a category whose top two ship modes tie on distinct orders). The
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     """Write the sample to ``argv[0]`` (default: ``<repo>/sample_orders.csv``)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from lambda_app.generate import write_sample
+    from orders_tools.generate import write_sample  # noqa: PLC0415 - importable only once ROOT is on sys.path
 
     out = Path(argv[0]) if argv else ROOT / "sample_orders.csv"
     rows = write_sample(out)

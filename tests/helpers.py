@@ -1,4 +1,4 @@
-"""Helpers for tests: canonical CSV lines, and driving the real handler through the emulator."""
+"""Helpers for tests: canonical CSV lines, and driving the handler through the emulator or its in-memory twin."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from lambda_app.emulator import LocalAws
+from orders_tools.emulator import LocalAws
+from tests.fakes import MemoryAws
+
+# Either backend: the emulator (real AWS adapter over HTTP) or its in-memory twin.
+World = LocalAws | MemoryAws
 
 CANONICAL_HEADER = (
     "Order Id,Order Date,Ship Mode,Segment,Country,City,State,Postal Code,Region,Category,"
@@ -39,30 +43,20 @@ def line(
     )
 
 
-def upload_and_deliver(aws: LocalAws, key: str, body: bytes, when: datetime = EVENT_TIME) -> dict[str, Any]:
+def upload_and_deliver(aws: World, key: str, body: bytes, when: datetime = EVENT_TIME) -> dict[str, Any]:
     head = aws.upload(key, body)
     return aws.deliver(aws.object_created_event(key, head, when))
 
 
-def read_output(aws: LocalAws, key: str) -> bytes:
-    import boto3
-
-    buffer = io.BytesIO()
-    boto3.client("s3").download_fileobj(aws.output_bucket, key, buffer)
-    return buffer.getvalue()
+def read_output(aws: World, key: str) -> bytes:
+    return aws.read_output(key)
 
 
-def output_keys(aws: LocalAws, prefix: str = "") -> list[str]:
-    import boto3
-
-    s3 = boto3.client("s3")
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=aws.output_bucket, Prefix=prefix):
-        keys.extend(item["Key"] for item in page.get("Contents", []))
-    return sorted(keys)
+def output_keys(aws: World, prefix: str = "") -> list[str]:
+    return aws.output_keys(prefix)
 
 
-def report_rows(aws: LocalAws, name: str, day: str = "2026/11/26") -> list[list[str]]:
+def report_rows(aws: World, name: str, day: str = "2026/11/26") -> list[list[str]]:
     import csv
 
     text = read_output(aws, f"analytics/{day}/{name}.csv").decode()

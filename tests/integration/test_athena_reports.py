@@ -21,9 +21,9 @@ import boto3
 import pandas as pd
 import pytest
 
-from lambda_app import sql
-from lambda_app.emulator import LocalAws, local_aws
 from lambda_app.errors import QueryResultError, QueryTemplateError
+from orders_tools import sql
+from orders_tools.emulator import LocalAws, local_aws
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
@@ -198,7 +198,7 @@ def test_cli_query_on_athena_prints_the_result(aws: LocalAws) -> None:
     import argparse
     import io
 
-    from lambda_app import cli_sql
+    from orders_tools import cli_sql
 
     parser = argparse.ArgumentParser(prog="orders-analytics")
     cli_sql.register(parser.add_subparsers(dest="command", required=True))

@@ -21,10 +21,10 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from lambda_app import events
 from lambda_app.cleaning import REASONS, REJECTS_SCHEMA
-from lambda_app.emulator import LocalAws
 from lambda_app.schema import DATASET_SCHEMA
+from orders_tools import s3_events as events
+from orders_tools.emulator import LocalAws
 from tests.helpers import (
     CANONICAL_HEADER,
     EVENT_TIME,

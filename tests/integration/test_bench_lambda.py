@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lambda_app import bench
-from lambda_app.generate import write_csv
+from orders_tools import bench
+from orders_tools.generate import write_csv
 
 
 def test_lambda_way_reports_equal_the_core_way(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from lambda_app.cli import main
+from orders_tools.cli import main
 from tests.helpers import csv_bytes, line
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import awswrangler as wr
 import boto3
 import pytest
 
-from lambda_app import events
-from lambda_app.emulator import LocalAws
+from orders_tools import s3_events as events
+from orders_tools.emulator import LocalAws
 from tests.helpers import EVENT_TIME, csv_bytes, line, output_keys, read_output, report_rows, upload_and_deliver
 
 pytestmark = pytest.mark.integration
@@ -174,8 +174,8 @@ def test_parquet_objects_are_sorted_by_date_with_statistics_that_prune(aws: Loca
 
     import pyarrow.parquet as pq
 
+    from lambda_app.parquet import STATISTICS_COLUMNS
     from lambda_app.schema import DATASET_SCHEMA
-    from lambda_app.storage import STATISTICS_COLUMNS
 
     dates = ["2023-03-01", "2021-12-31", "2024-07-04", "2022-01-15", "2023-03-01"]
     body = csv_bytes(*(line(f"CA-{i}", order_date=d) for i, d in enumerate(dates)))

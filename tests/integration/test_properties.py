@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from lambda_app.emulator import LocalAws
+from orders_tools.emulator import LocalAws
 from tests import reference
 from tests.helpers import EVENT_TIME, output_keys, read_output, report_rows, upload_and_deliver
 

@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_app import cli_sql, sql
-from lambda_app.errors import LocalDatasetError
 from lambda_app.schema import DATASET_SCHEMA
+from orders_tools import cli_sql, sql
+from orders_tools.errors import LocalDatasetError
 
 DAY1, DAY2 = "2024-03-01", "2024-03-02"
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from lambda_app import sql
+from orders_tools import sql
 
 pytestmark = pytest.mark.integration
 
 DAY = "2024-03-01"
 
-cli = pytest.importorskip("lambda_app.cli", reason="needs the pipeline's CLI (lambda_app/cli.py)")
+cli = pytest.importorskip("orders_tools.cli", reason="needs the pipeline's CLI (lambda_app/cli.py)")
 
 
 def run_pipeline(csv_path: Path, out: Path) -> Path:
@@ -65,7 +65,7 @@ def test_warehouse_on_the_sample_output(sample_output: Path, tmp_path: Path) -> 
 
 
 def test_report_queries_equal_the_lambda_csvs_on_100k_generated_rows(tmp_path: Path) -> None:
-    generate = pytest.importorskip("lambda_app.generate", reason="needs the generator (lambda_app/generate.py)")
+    generate = pytest.importorskip("orders_tools.generate", reason="needs the generator (lambda_app/generate.py)")
     source = tmp_path / "orders_100k.csv"
     assert generate.write_csv(source, rows=100_000, seed=11) == 100_000
     assert_reports_agree(run_pipeline(source, tmp_path / "out"))

@@ -22,14 +22,14 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_app import events, paths, storage
-from lambda_app.emulator import LocalAws
-from lambda_app.handler import RecordsFailedError
+from lambda_app import paths
+from lambda_app.errors import RecordsFailedError
 from lambda_app.schema import DATASET_SCHEMA
+from orders_tools import s3_events
+from orders_tools.emulator import LocalAws
 from tests import reference
-from tests.helpers import EVENT_TIME, csv_bytes, line, output_keys, read_output, report_rows
-
-pytestmark = pytest.mark.integration
+from tests.fakes import FaultyStorage, fail_after
+from tests.helpers import EVENT_TIME, World, csv_bytes, line, output_keys, read_output, report_rows
 
 DAY = "2026/11/26"
 REPORTS = ("most_profitable_region", "shipping_method_by_category", "orders_by_category")
@@ -72,7 +72,7 @@ def body(*orders: Order) -> bytes:
     return csv_bytes(*(o.csv() for o in orders))
 
 
-def dataset_rows(aws: LocalAws) -> list[tuple[str, str, str]]:
+def dataset_rows(aws: World) -> list[tuple[str, str, str]]:
     """``(source_key, order_id, ingest_date)`` of every row in the dataset, sorted (duplicates kept)."""
     found: list[tuple[str, str, str]] = []
     for key in output_keys(aws, "dataset/"):
@@ -86,28 +86,28 @@ def expected_rows(files: dict[str, tuple[Order, ...]], day: str = "2026-11-26") 
     return sorted((key, o.order_id, day) for key, orders in files.items() for o in orders if o.valid)
 
 
-def assert_reports_match(aws: LocalAws, *orders: Order, day: str = DAY) -> None:
+def assert_reports_match(aws: World, *orders: Order, day: str = DAY) -> None:
     """The day's three report CSVs equal the reference computed from the good lines only."""
     expected = reference.report_rows(o.ref() for o in orders if o.valid)
     for name in REPORTS:
         assert report_rows(aws, name, day)[1:] == expected[name], name
 
 
-def json_object(aws: LocalAws, key: str) -> dict[str, Any]:
+def json_object(aws: World, key: str) -> dict[str, Any]:
     return dict(json.loads(read_output(aws, key)))
 
 
-def state(aws: LocalAws, key: str) -> dict[str, Any]:
+def state(aws: World, key: str) -> dict[str, Any]:
     return json_object(aws, f"state/sources/{paths.source_id(aws.input_bucket, key)}.json")
 
 
-def manifest(aws: LocalAws, key: str, day: str = DAY) -> dict[str, Any]:
+def manifest(aws: World, key: str, day: str = DAY) -> dict[str, Any]:
     document = json_object(aws, f"runs/{day}/{key}.json")
     assert document["rows_read"] == document["rows_loaded"] + document["rows_rejected"]
     return document
 
 
-def assert_objects_are_the_manifests(aws: LocalAws, *keys: str) -> None:
+def assert_objects_are_the_manifests(aws: World, *keys: str) -> None:
     """Every dataset object belongs to the last successful attempt of its key: no debris, no duplicates."""
     listed: list[str] = []
     for key in keys:
@@ -118,7 +118,7 @@ def assert_objects_are_the_manifests(aws: LocalAws, *keys: str) -> None:
     assert output_keys(aws, "dataset/") == sorted(listed)
 
 
-def deliver_all(aws: LocalAws, event: dict[str, Any]) -> dict[str, Any] | BaseException:
+def deliver_all(aws: World, event: dict[str, Any]) -> dict[str, Any] | BaseException:
     """Deliver and return the summary, or the exception Lambda would see (for threads)."""
     try:
         return aws.deliver(event)
@@ -126,36 +126,21 @@ def deliver_all(aws: LocalAws, event: dict[str, Any]) -> dict[str, Any] | BaseEx
         return exc
 
 
-def fail_after(calls: int, code: str, operation: str) -> Callable[..., Any]:
-    """A ``side effect`` raising a botocore ``ClientError`` on the ``calls``-th call and after."""
-    seen = {"n": 0}
-
-    def side_effect() -> None:
-        seen["n"] += 1
-        if seen["n"] >= calls:
-            raise ClientError({"Error": {"Code": code, "Message": f"injected {code}"}}, operation)
-
-    return side_effect
+def inject(aws: World, method: str, action: Callable[..., None], when: Callable[..., bool]) -> Callable[[], None]:
+    """Run ``action`` before the storage port's ``method`` when ``when(*args)``; return a restore."""
+    if not isinstance(aws.storage, FaultyStorage):
+        aws.storage = FaultyStorage(aws.storage)
+    return aws.storage.before(method, action, when)
 
 
-def patch_failing(
-    monkeypatch: pytest.MonkeyPatch, name: str, side_effect: Callable[..., Any], when: Callable[..., bool]
-) -> Callable[[], None]:
-    """Make ``lambda_app.storage.<name>`` run ``side_effect`` first when ``when(*args)``; return a restore."""
-    real = getattr(storage, name)
-    active = {"on": True}
+def _dataset_key(_bucket: str, key: str, *_: Any, **__: Any) -> bool:
+    return key.startswith("dataset/")
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if active["on"] and when(*args, **kwargs):
-            side_effect()
-        return real(*args, **kwargs)
 
-    monkeypatch.setattr(storage, name, wrapper)
-
-    def restore() -> None:
-        active["on"] = False
-
-    return restore
+@pytest.fixture
+def aws(world: World) -> World:
+    """Every scenario here runs twice: on the in-memory storage and on the real AWS adapter against moto."""
+    return world
 
 
 @pytest.fixture
@@ -185,7 +170,7 @@ OTHER = (Order("B1", region="Central", ship_mode="First Class"), Order("B2", reg
 # --- replays and re-uploads ------------------------------------------------------------------
 
 
-def test_the_same_event_delivered_twice_keeps_one_copy(aws: LocalAws, small_objects: None) -> None:
+def test_the_same_event_delivered_twice_keeps_one_copy(aws: World, small_objects: None) -> None:
     """Expected: the second delivery replaces the first one's objects; one copy of each row; same reports."""
     head = aws.upload("orders.csv", body(*V1))
     event = aws.object_created_event("orders.csv", head, EVENT_TIME)
@@ -202,7 +187,7 @@ def test_the_same_event_delivered_twice_keeps_one_copy(aws: LocalAws, small_obje
     assert state(aws, "orders.csv")["sequencer"] == event["Records"][0]["s3"]["object"]["sequencer"]
 
 
-def test_identical_reupload_keeps_one_copy(aws: LocalAws, small_objects: None) -> None:
+def test_identical_reupload_keeps_one_copy(aws: World, small_objects: None) -> None:
     """Expected: a new event for the same key and bytes (same ETag) leaves one copy and the same reports."""
     for _ in range(2):
         head = aws.upload("orders.csv", body(*V1))
@@ -213,7 +198,7 @@ def test_identical_reupload_keeps_one_copy(aws: LocalAws, small_objects: None) -
     assert_reports_match(aws, *V1)
 
 
-def test_corrected_reupload_replaces_the_old_rows_and_rejects(aws: LocalAws, small_objects: None) -> None:
+def test_corrected_reupload_replaces_the_old_rows_and_rejects(aws: World, small_objects: None) -> None:
     """Expected: v2 of a key replaces all of v1 (rows and rejects file); another file of the day is
     untouched; the reports equal the reference over v2 + the other file."""
     for key, orders in (("orders.csv", V1), ("other.csv", OTHER), ("orders.csv", V2)):
@@ -228,7 +213,7 @@ def test_corrected_reupload_replaces_the_old_rows_and_rejects(aws: LocalAws, sma
     assert_reports_match(aws, *V2, *OTHER)
 
 
-def test_out_of_order_events_never_bring_back_old_content(aws: LocalAws, small_objects: None) -> None:
+def test_out_of_order_events_never_bring_back_old_content(aws: World, small_objects: None) -> None:
     """Expected: v2's event delivered first loads v2; v1's older event arriving afterwards is skipped as
     "stale_event" (its sequencer is older), so the dataset and reports stay on v2."""
     head1 = aws.upload("orders.csv", body(*V1))
@@ -253,7 +238,7 @@ def test_out_of_order_events_never_bring_back_old_content(aws: LocalAws, small_o
     assert_reports_match(aws, *V2)
 
 
-def test_a_late_duplicate_of_an_earlier_days_event_is_skipped(aws: LocalAws) -> None:
+def test_a_late_duplicate_of_an_earlier_days_event_is_skipped(aws: World) -> None:
     """Expected: v1 (day 1) then v2 (day 2) in order moves the key's rows to day 2 and empties day 1's
     reports; a duplicate of v1's event arriving after that is stale and changes nothing."""
     head1 = aws.upload("orders.csv", body(*V1))
@@ -271,26 +256,22 @@ def test_a_late_duplicate_of_an_earlier_days_event_is_skipped(aws: LocalAws) -> 
 # --- concurrency -----------------------------------------------------------------------------
 
 
-def test_two_files_processed_at_the_same_time_both_land_completely(
-    aws: LocalAws, small_objects: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_files_processed_at_the_same_time_both_land_completely(aws: World, small_objects: None) -> None:
     """Expected: two invocations in parallel threads, held so both are mid-write at once (and both find
     no Glue table yet), load all their rows once; the table keeps the schema's columns and has exactly
     the day's partition; the reports cover both files."""
     a = tuple(Order(f"A{i}", region="West") for i in range(5))
     b = tuple(Order(f"B{i}", region="East", category="Technology", sub_category="Phones") for i in range(7))
     both_writing = threading.Barrier(2, timeout=30)
-    first_write: set[int] = set()
-    real_write = storage.write_parquet
+    first_write: set[str] = set()
 
-    def write_in_step(*args: Any, **kwargs: Any) -> list[str]:
-        written = real_write(*args, **kwargs)
-        if threading.get_ident() not in first_write:
-            first_write.add(threading.get_ident())
-            both_writing.wait()  # each thread has written one object; neither has committed
-        return written
+    def write_in_step(_bucket: str, key: str, *_: Any, **__: Any) -> None:
+        source = key.rsplit("/", 1)[1].split("_", maxsplit=1)[0]
+        if source not in first_write:
+            first_write.add(source)
+            both_writing.wait()  # each file is about to write its first object; neither has committed
 
-    monkeypatch.setattr(storage, "write_parquet", write_in_step)
+    inject(aws, "put", write_in_step, _dataset_key)
     deliveries = []
     for key, orders in (("a.csv", a), ("b.csv", b)):
         head = aws.upload(key, body(*orders))
@@ -301,20 +282,19 @@ def test_two_files_processed_at_the_same_time_both_land_completely(
     assert [o["files"][0]["rows_loaded"] for o in outcomes] == [5, 7]
     assert dataset_rows(aws) == expected_rows({"a.csv": a, "b.csv": b})
     assert_objects_are_the_manifests(aws, "a.csv", "b.csv")
-    table = wr.catalog.table(database="orders_analytics", table="orders")
-    assert list(table["Column Name"]) == [*DATASET_SCHEMA.names, "ingest_date"]
-    assert wr.catalog.get_parquet_partitions("orders_analytics", "orders") == {
-        f"s3://{aws.output_bucket}/dataset/orders/ingest_date=2026-11-26/": ["2026-11-26"]
-    }
+    assert aws.table_columns() == [*DATASET_SCHEMA.names, "ingest_date"]
+    assert aws.partitions() == {f"s3://{aws.output_bucket}/dataset/orders/ingest_date=2026-11-26/": ["2026-11-26"]}
     assert_reports_match(aws, *a, *b)
 
 
 def test_a_table_created_concurrently_keeps_the_other_writers_partitions(
-    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+    emulator: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Expected: when invocation B checked for the Glue table before invocation A created it and
     registered its partition, B's create must not remove A's partition (awswrangler has no catalog
-    locking). The interleaving is forced: B sees "no table" although A's is there."""
+    locking). The interleaving is forced: B sees "no table" although A's is there. The AWS adapter only."""
+    aws = emulator
+    aws.reset()
     head = aws.upload("a.csv", body(*OTHER))
     aws.deliver(aws.object_created_event("a.csv", head, EVENT_TIME))
     monkeypatch.setattr(wr.catalog, "does_table_exist", lambda **_: False)
@@ -325,19 +305,17 @@ def test_a_table_created_concurrently_keeps_the_other_writers_partitions(
 
 
 def test_the_same_event_delivered_twice_at_the_same_moment_converges_after_the_retry(
-    aws: LocalAws, small_objects: None, monkeypatch: pytest.MonkeyPatch
+    aws: World, small_objects: None
 ) -> None:
     """Expected: two invocations of one event, both holding written objects before either commits: each
     commit removes the other's objects, so at least one sees its own objects gone and fails
     (ConcurrentLoadError, retried by Lambda). After that retry: exactly one copy, matching reports."""
     both_written = threading.Barrier(2, timeout=30)
-    real_add_partition = storage.add_partition
 
-    def add_partition_in_step(*args: Any, **kwargs: Any) -> None:
+    def add_partition_in_step(*_: Any, **__: Any) -> None:
         both_written.wait()  # called once all of a file's objects are written, just before the commit
-        real_add_partition(*args, **kwargs)
 
-    monkeypatch.setattr(storage, "add_partition", add_partition_in_step)
+    restore = inject(aws, "add_partition", add_partition_in_step, lambda *a, **k: True)
     head = aws.upload("orders.csv", body(*V1))
     event = aws.object_created_event("orders.csv", head, EVENT_TIME)
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -346,7 +324,7 @@ def test_the_same_event_delivered_twice_at_the_same_moment_converges_after_the_r
     assert failures, outcomes
     assert all("ConcurrentLoadError" in str(f) for f in failures)
 
-    monkeypatch.setattr(storage, "add_partition", real_add_partition)
+    restore()
     assert aws.deliver(event)["files"][0]["rows_loaded"] == 12  # Lambda's retry
     assert dataset_rows(aws) == expected_rows({"orders.csv": V1})
     assert_objects_are_the_manifests(aws, "orders.csv")
@@ -366,17 +344,17 @@ def _is_manifest(_bucket: str, key: str, *_: Any, **__: Any) -> bool:
 
 FAILURE_POINTS = {
     # name: (storage function, fail on the n-th matching call, which calls count, error code, dataset between)
-    "s3-second-parquet-object": ("write_parquet", 2, lambda *a, **k: True, "SlowDown", "v1"),
+    "s3-second-parquet-object": ("put", 2, _dataset_key, "SlowDown", "v1"),
     "glue-add-partition": ("add_partition", 1, lambda *a, **k: True, "InternalServiceException", "v1"),
     "s3-rejects-upload": ("upload_file", 1, lambda *a, **k: True, "InternalError", "v2"),
-    "s3-state-commit": ("put_json", 2, _is_state, "SlowDown", "v2"),  # 1st state put = write-ahead
-    "s3-manifest": ("put_json", 1, _is_manifest, "InternalError", "v2"),
+    "s3-state-commit": ("put", 2, _is_state, "SlowDown", "v2"),  # 1st state put = write-ahead
+    "s3-manifest": ("put", 1, _is_manifest, "InternalError", "v2"),
 }
 
 
 @pytest.mark.parametrize("point", list(FAILURE_POINTS))
 def test_a_failure_in_the_middle_of_a_write_is_repaired_by_the_retry(
-    aws: LocalAws, small_objects: None, monkeypatch: pytest.MonkeyPatch, point: str
+    aws: World, small_objects: None, point: str
 ) -> None:
     """Expected: v1 is loaded; v2's load fails at ``point`` with a transient AWS error, so the handler
     raises (Lambda retries). In between, the key's rows are exactly v1 (failure before the commit: the
@@ -391,7 +369,7 @@ def test_a_failure_in_the_middle_of_a_write_is_repaired_by_the_retry(
     head = aws.upload("orders.csv", body(*v2))
     event = aws.object_created_event("orders.csv", head, EVENT_TIME + timedelta(hours=1))
 
-    restore = patch_failing(monkeypatch, name, fail_after(nth, code, name), when)
+    restore = inject(aws, name, fail_after(nth, code, name), when)
     with pytest.raises(RecordsFailedError) as failed:
         aws.deliver(event)
     assert isinstance(failed.value.__cause__, ClientError)
@@ -422,9 +400,7 @@ def test_a_failure_in_the_middle_of_a_write_is_repaired_by_the_retry(
     assert_reports_match(aws, *v2, *OTHER)
 
 
-def test_debris_left_by_an_outage_is_removed_by_the_retry(
-    aws: LocalAws, small_objects: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_debris_left_by_an_outage_is_removed_by_the_retry(aws: World, small_objects: None) -> None:
     """Expected: when S3 fails mid-write *and* the clean-up fails too, the failed attempt's objects stay
     (the day briefly holds v1 plus part of v2); the retry's commit deletes them and v1: exactly v2."""
     head = aws.upload("orders.csv", body(*V1))
@@ -432,12 +408,8 @@ def test_debris_left_by_an_outage_is_removed_by_the_retry(
     head = aws.upload("orders.csv", body(*V2))
     event = aws.object_created_event("orders.csv", head, EVENT_TIME)
 
-    restore_write = patch_failing(
-        monkeypatch, "write_parquet", fail_after(2, "SlowDown", "PutObject"), lambda *a, **k: True
-    )
-    restore_delete = patch_failing(
-        monkeypatch, "delete_keys", fail_after(1, "SlowDown", "DeleteObjects"), lambda *a, **k: True
-    )
+    restore_write = inject(aws, "put", fail_after(2, "SlowDown", "PutObject"), _dataset_key)
+    restore_delete = inject(aws, "delete", fail_after(1, "SlowDown", "DeleteObjects"), lambda *a, **k: True)
     with pytest.raises(RecordsFailedError):
         aws.deliver(event)
     debris = [k for k in output_keys(aws, "dataset/") if f"_{state(aws, 'orders.csv')['pending_attempt']}_" in k]
@@ -455,9 +427,7 @@ def test_debris_left_by_an_outage_is_removed_by_the_retry(
     assert_reports_match(aws, *V2)
 
 
-def test_one_failing_record_does_not_block_the_others_and_the_retry_does_not_duplicate_them(
-    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_one_failing_record_does_not_block_the_others_and_the_retry_does_not_duplicate_them(aws: World) -> None:
     """Expected: in a two-record event, a transient failure on b.csv still loads a.csv and refreshes the
     day's reports, then raises so Lambda retries the whole event; the retry re-processes a.csv (replacing,
     not duplicating it) and loads b.csv."""
@@ -465,12 +435,13 @@ def test_one_failing_record_does_not_block_the_others_and_the_retry_does_not_dup
     for key, orders in (("a.csv", OTHER), ("b.csv", V2)):
         head = aws.upload(key, body(*orders))
         records += aws.object_created_event(key, head, EVENT_TIME)["Records"]
-    event = events.s3_event(*records)
+    event = s3_events.s3_event(*records)
+    b_objects = f"/{paths.source_id(aws.input_bucket, 'b.csv')}_"
 
-    def for_b(_settings: Any, table: Any, *_: Any, **__: Any) -> bool:
-        return bool(table.column("source_key")[0].as_py() == "b.csv")
+    def for_b(_bucket: str, key: str, *_: Any, **__: Any) -> bool:
+        return key.startswith("dataset/") and b_objects in key
 
-    restore = patch_failing(monkeypatch, "write_parquet", fail_after(1, "SlowDown", "PutObject"), for_b)
+    restore = inject(aws, "put", fail_after(1, "SlowDown", "PutObject"), for_b)
     with pytest.raises(RecordsFailedError, match=r"1 of 2 records failed and will be retried: b\.csv: ClientError"):
         aws.deliver(event)
     assert dataset_rows(aws) == expected_rows({"a.csv": OTHER})

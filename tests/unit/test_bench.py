@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lambda_app import bench
-from lambda_app.bench import (
+from lambda_app.schema import DATASET_SCHEMA
+from orders_tools import bench
+from orders_tools.bench import (
     BenchResult,
     agreement_lines,
     all_agree,
@@ -24,8 +25,7 @@ from lambda_app.bench import (
     naive_pandas,
     run_bench,
 )
-from lambda_app.generate import write_csv
-from lambda_app.schema import DATASET_SCHEMA
+from orders_tools.generate import write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_orders.csv"
@@ -191,7 +191,7 @@ def test_failures_and_disagreements_are_not_agreement() -> None:
 def test_unknown_ways_are_refused(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="nope"):
         run_bench([10], ways=["nope"], workdir=tmp_path, quiet=True)
-    assert bench.resolve_way("lambda_app.bench:duckdb_job") is duckdb_job
+    assert bench.resolve_way("orders_tools.bench:duckdb_job") is duckdb_job
 
 
 def test_bench_subcommand_defaults() -> None:

@@ -6,15 +6,22 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lambda_app.events import object_created_record, parse_event, s3_event
-from lambda_app.pipeline import sequencer_is_older
+from lambda_app.events import Skipped, parse_event
+from lambda_app.model import ObjectEvent, sequencer_is_older
+from orders_tools.s3_events import object_created_record, s3_event
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
+def split(event: object) -> tuple[list[ObjectEvent], list[Skipped]]:
+    """Objects and skipped records of every message of an event."""
+    messages = parse_event(event)
+    return [o for m in messages for o in m.objects], [s for m in messages for s in m.skipped]
+
+
 def test_aws_documented_put_event_is_decoded() -> None:
     event = json.loads((FIXTURES / "s3_put_event.json").read_text())
-    objects, skipped = parse_event(event)
+    objects, skipped = split(event)
     assert skipped == []
     [obj] = objects
     assert obj.bucket == "orders-input-123456789012"
@@ -26,14 +33,14 @@ def test_aws_documented_put_event_is_decoded() -> None:
 
 
 def test_test_event_and_non_csv_keys_are_skipped_with_reasons() -> None:
-    objects, skipped = parse_event({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})
+    objects, skipped = split({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})
     assert objects == [] and skipped[0].reason == "not_an_object_event"
     when = datetime(2026, 11, 26, tzinfo=UTC)
     records = [
         object_created_record(bucket="b", key=key, size=1, etag="e", event_time=when, sequencer="01")
         for key in ["dir/", "notes.txt", "orders.CSV", "données/été 2026.csv", "a.csv.gz"]
     ]
-    objects, skipped = parse_event(s3_event(*records))
+    objects, skipped = split(s3_event(*records))
     assert [o.key for o in objects] == ["orders.CSV", "données/été 2026.csv"]
     assert [(s.key, s.reason) for s in skipped] == [
         ("dir/", "folder placeholder"),

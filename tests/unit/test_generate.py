@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_app import generate
-from lambda_app.generate import HEADER, iter_orders, sample_rows, write_csv, write_sample
+from orders_tools import generate
+from orders_tools.generate import HEADER, iter_orders, sample_rows, write_csv, write_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_orders.csv"

@@ -7,8 +7,9 @@ import datetime as dt
 import duckdb
 import pytest
 
-from lambda_app import sql
-from lambda_app.errors import PipelineError, UnsupportedSqlError
+from lambda_app.errors import PipelineError
+from orders_tools import sql
+from orders_tools.errors import UnsupportedSqlError
 
 T = '"db"."orders"'
 

@@ -11,7 +11,7 @@ import pytest
 from awswrangler.exceptions import QueryFailed
 from botocore.exceptions import ClientError
 
-from lambda_app import cli_sql, sql
+from orders_tools import cli_sql, sql
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

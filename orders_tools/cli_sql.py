@@ -1,6 +1,6 @@
 """``orders-analytics query`` and ``orders-analytics warehouse``: the query library's commands.
 
-``lambda_app.cli`` builds the parser and calls :func:`register`; each subcommand
+``orders_tools.cli`` builds the parser and calls :func:`register`; each subcommand
 sets ``func`` (``args -> exit code``) for it to dispatch.
 """
 
@@ -9,13 +9,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from lambda_app import sql
+import duckdb
+import pandas as pd
+from awswrangler.exceptions import QueryFailed
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.table import Table
+
 from lambda_app.errors import PipelineError
-
-if TYPE_CHECKING:
-    import pandas as pd
+from orders_tools import sql
 
 EXIT_OK = 0
 EXIT_QUERY_FAILED = 1
@@ -68,7 +72,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_query(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The ``query`` subcommand."""
-    import duckdb
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -102,8 +105,6 @@ def run_query(args: argparse.Namespace, *, out: TextIO | None = None, err: TextI
 
 def _run_on_athena(rendered: str, args: argparse.Namespace, err: TextIO) -> pd.DataFrame | None:
     """The query's result from Athena, or None after printing why Athena or AWS refused it."""
-    from awswrangler.exceptions import QueryFailed
-    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return sql.run_athena(rendered, database=args.database, workgroup=args.workgroup)
@@ -115,9 +116,6 @@ def _run_on_athena(rendered: str, args: argparse.Namespace, err: TextIO) -> pd.D
 
 
 def _print_table(frame: pd.DataFrame, *, title: str, max_rows: int, out: TextIO) -> None:
-    import pandas as pd
-    from rich.console import Console
-    from rich.table import Table
 
     shown = frame.head(max(max_rows, 0))
     cells = [[_cell(v) for v in row] for row in shown.itertuples(index=False)]
@@ -138,7 +136,6 @@ def _print_table(frame: pd.DataFrame, *, title: str, max_rows: int, out: TextIO)
 
 
 def _cell(value: Any) -> str:
-    import pandas as pd
 
     if _missing(value):
         return ""
@@ -148,7 +145,6 @@ def _cell(value: Any) -> str:
 
 
 def _missing(value: Any) -> bool:
-    import pandas as pd
 
     try:
         return bool(pd.isna(value))
@@ -158,7 +154,6 @@ def _missing(value: Any) -> bool:
 
 def run_warehouse(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The ``warehouse`` subcommand."""
-    import duckdb
 
     out = out or sys.stdout
     err = err or sys.stderr

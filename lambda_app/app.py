@@ -1,0 +1,146 @@
+"""The composition root: settings, storage and the unit of work, built once; one event in, an answer out.
+
+:class:`App` is what ``lambda_app.handler`` builds at INIT and what the local
+emulator builds for ``orders-analytics demo``/``run``: the same code path.
+
+Per invocation: decode the envelope (:mod:`lambda_app.events`), load each
+object (:class:`lambda_app.unit_of_work.UnitOfWork`), refresh the reports of
+the days touched (:mod:`lambda_app.daily_reports`), and answer:
+
+* a direct S3/SNS/EventBridge invocation returns a summary; when a record hit
+  a retryable error, ``RecordsFailedError`` is raised after the other records
+  ran, so Lambda retries the event (a loaded record is then skipped or
+  replaced, never duplicated);
+* an SQS batch returns ``{"batchItemFailures": [...]}`` naming only the
+  messages whose objects hit a retryable error, so one bad file never retries
+  the batch (the event source mapping's ``ReportBatchItemFailures``).
+
+Permanent problems with an input file are recorded under ``errors/`` by the
+unit of work and never raised, so a bad file is not retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from lambda_app import daily_reports
+from lambda_app.aws import AwsStorage
+from lambda_app.errors import RecordsFailedError, is_retryable
+from lambda_app.events import Message, Skipped, parse_event
+from lambda_app.logs import configure, logger
+from lambda_app.model import FileResult, ObjectEvent, Status
+from lambda_app.ports import Storage
+from lambda_app.settings import Settings
+from lambda_app.unit_of_work import UnitOfWork
+
+
+@dataclass
+class _Outcome:
+    """One message's results, and whether it must be delivered again."""
+
+    message: Message
+    results: list[FileResult]
+    failures: list[tuple[str, BaseException]]
+
+
+class App:
+    """The pipeline, wired: one per process (Lambda keeps it warm across invocations)."""
+
+    def __init__(self, settings: Settings, storage: Storage) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.unit_of_work = UnitOfWork(storage, settings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> App:
+        """Settings from the environment (``ConfigurationError`` names a bad variable) and the AWS adapter."""
+        settings = Settings.from_env(env)
+        configure(settings)
+        return cls(settings, AwsStorage())
+
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """Process one invocation's event; see the module docstring for the answer."""
+        started = time.monotonic()
+        messages = parse_event(event)
+        is_batch = any(m.message_id is not None for m in messages)
+        outcomes = [self._process(message) for message in messages]
+        reports, refresh_failed = self._refresh(outcomes)
+        summary = _summary(outcomes, reports, time.monotonic() - started)
+        logger.info("event processed", extra={"summary": summary})
+        failed = [o for o in outcomes if o.failures or (refresh_failed & _days(o.results))]
+        if is_batch:
+            return {"batchItemFailures": [{"itemIdentifier": o.message.message_id} for o in failed]}
+        failures = [f for o in outcomes for f in o.failures]
+        if failures:
+            raise RecordsFailedError(
+                f"{len(failures)} of {sum(len(o.message.objects) for o in outcomes)} records failed and will be"
+                " retried: " + "; ".join(f"{key}: {type(exc).__name__}: {exc}" for key, exc in failures)
+            ) from failures[0][1]
+        if refresh_failed:
+            raise RecordsFailedError(f"the reports of {sorted(d.isoformat() for d in refresh_failed)} failed")
+        return summary
+
+    def _process(self, message: Message) -> _Outcome:
+        outcome = _Outcome(message, [], [])
+        for skipped in message.skipped:
+            logger.info("record skipped", extra={"key": skipped.key, "reason": skipped.reason, "retryable": False})
+        for obj in message.objects:
+            refused = self._refuse(obj)
+            if refused is not None:
+                message.skipped.append(refused)
+                logger.warning("record refused", extra={"bucket": obj.bucket, "key": obj.key, "reason": refused.reason})
+                continue
+            try:
+                outcome.results.append(self.unit_of_work.process(obj))
+            except Exception as exc:  # transient, or a bug: retried (after the other records ran), then the DLQ
+                logger.exception(
+                    "record failed", extra={"bucket": obj.bucket, "key": obj.key, "retryable": is_retryable(exc)}
+                )
+                outcome.failures.append((obj.key, exc))
+        return outcome
+
+    def _refuse(self, obj: ObjectEvent) -> Skipped | None:
+        """The loop guard: never read the output bucket as input."""
+        if obj.bucket == self.settings.output_bucket:
+            return Skipped(obj.key, "output_bucket: an event for the pipeline's own output is never input", obj.bucket)
+        return None
+
+    def _refresh(self, outcomes: list[_Outcome]) -> tuple[dict[str, dict[str, str]], set[date]]:
+        """Refresh each affected day once; a day whose refresh failed is retried with its messages."""
+        reports: dict[str, dict[str, str]] = {}
+        failed: set[date] = set()
+        for day in sorted({d for o in outcomes for d in _days(o.results)}):
+            try:
+                reports[day.isoformat()] = daily_reports.refresh_reports(self.storage, self.settings, day)
+            except Exception:
+                logger.exception("report refresh failed", extra={"ingest_date": day.isoformat(), "retryable": True})
+                failed.add(day)
+        return reports, failed
+
+
+def _days(results: list[FileResult]) -> set[date]:
+    return {date.fromisoformat(d) for r in results if r.status == Status.LOADED for d in r.affected_days}
+
+
+def _summary(outcomes: list[_Outcome], reports: dict[str, dict[str, str]], seconds: float) -> dict[str, Any]:
+    return {
+        "files": [
+            {
+                "key": r.key,
+                "status": str(r.status),
+                "reason": r.reason,
+                "rows_read": r.rows_read,
+                "rows_loaded": r.rows_loaded,
+                "rows_rejected": r.rows_rejected,
+            }
+            for o in outcomes
+            for r in o.results
+        ],
+        "skipped": [{"key": s.key, "reason": s.reason} for o in outcomes for s in o.message.skipped],
+        "reports": reports,
+        "duration_seconds": round(seconds, 3),
+    }

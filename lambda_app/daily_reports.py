@@ -1,0 +1,76 @@
+"""The day's three reports, recomputed over every object of its partition and written as CSV.
+
+``REPORT_ENGINE=local`` reads the report columns of the partition's Parquet
+objects into :class:`lambda_app.reports.ReportBuilder`; ``athena`` runs the
+library's report queries (``queries/reports``) through the workgroup.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+
+from lambda_app import paths, queries
+from lambda_app.logs import logger
+from lambda_app.parquet import iter_columns
+from lambda_app.ports import Storage
+from lambda_app.reports import INPUT_COLUMNS, REPORT_NAMES, ReportBuilder, to_csv_bytes
+from lambda_app.settings import Settings
+
+
+def refresh_reports(storage: Storage, settings: Settings, day: date, max_rounds: int = 3) -> dict[str, str]:
+    """Recompute the day's reports over every file in its partition and write them; return their keys.
+
+    After writing, the partition is listed again; if another invocation changed
+    it meanwhile, the reports are recomputed (at most ``max_rounds`` times), so
+    the last writer always wrote reports of the data it saw last.
+    """
+    bucket = settings.output_bucket
+    written: dict[str, str] = {}
+    for _ in range(max_rounds):
+        keys = storage.list_keys(bucket, paths.partition_prefix(settings, day))
+        tables = compute_reports(storage, settings, day, keys)
+        for name in REPORT_NAMES:
+            key = paths.report_key(settings, day, name)
+            storage.put(bucket, key, to_csv_bytes(tables[name]))
+            written[name] = key
+        if storage.list_keys(bucket, paths.partition_prefix(settings, day)) == keys:
+            break
+    logger.info("reports written", extra={"ingest_date": day.isoformat(), "engine": settings.report_engine})
+    return written
+
+
+def compute_reports(storage: Storage, settings: Settings, day: date, keys: list[str]) -> dict[str, pa.Table]:
+    """The three report tables of one day, by the configured engine."""
+    if settings.report_engine == "athena":
+        return {
+            name: pa.Table.from_pandas(
+                queries.report_frame(
+                    name,
+                    storage.query(
+                        queries.report_sql(
+                            settings.queries_dir,
+                            name,
+                            database=settings.glue_database,
+                            table=settings.glue_table,
+                            ingest_date=day,
+                        ),
+                        database=settings.glue_database,
+                        workgroup=settings.athena_workgroup,
+                    ),
+                ),
+                preserve_index=False,
+            )
+            for name in REPORT_NAMES
+        }
+    builder = ReportBuilder()
+    for key in keys:
+        if not key.endswith(".parquet"):
+            continue
+        found = storage.get(settings.output_bucket, key)
+        if found is None:  # removed by a concurrent commit after the listing: the next round sees the new set
+            continue
+        for table in iter_columns(found[0], list(INPUT_COLUMNS)):
+            builder.add(table)
+    return builder.build()

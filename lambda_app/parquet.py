@@ -1,0 +1,57 @@
+"""The dataset's Parquet encoding, in one place (the Lambda's objects and the benchmark's files). Pure (pyarrow)."""
+
+from __future__ import annotations
+
+import io
+from typing import IO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Rows per Parquet row group. Objects are sorted by order date, so each row group
+# covers a narrow date range and Athena skips groups by their min/max statistics.
+ROW_GROUP_ROWS = 128 * 1024
+# Columns whose row-group min/max can let a reader skip data: the sorted order date, the per-object constants
+# and the numbers. Text columns spread over every row group (region, order id, ...) never prune, and their
+# statistics were a fifth of the Parquet encoding time.
+STATISTICS_COLUMNS: tuple[str, ...] = (
+    "order_date",
+    "cost_price",
+    "list_price",
+    "quantity",
+    "discount_percent",
+    "profit",
+    "source_key",
+    "ingested_at",
+)
+
+
+def encode_parquet(table: pa.Table, sink: str | IO[bytes]) -> None:
+    """Write ``table`` the dataset's way: snappy, ``ROW_GROUP_ROWS`` row groups, statistics for ``STATISTICS_COLUMNS``.
+
+    ``MEMORY_SCHEMA``'s dictionary-encoded text goes straight to Parquet
+    dictionary pages; without the stored Arrow schema, readers see the
+    Parquet types, i.e. exactly ``DATASET_SCHEMA`` (strings, ``date``,
+    ``timestamp(ms)`` as INT64 with statistics, required columns).
+    """
+    pq.write_table(
+        table,
+        sink,
+        compression="snappy",
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=list(STATISTICS_COLUMNS),
+        store_schema=False,
+    )
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """:func:`encode_parquet` into memory."""
+    body = io.BytesIO()
+    encode_parquet(table, body)
+    return body.getvalue()
+
+
+def iter_columns(data: bytes, columns: list[str], batch_rows: int = 1_000_000) -> list[pa.Table]:
+    """The given columns of one Parquet object, a table per record batch."""
+    parquet = pq.ParquetFile(pa.BufferReader(data))
+    return [pa.Table.from_batches([b]) for b in parquet.iter_batches(batch_size=batch_rows, columns=columns)]

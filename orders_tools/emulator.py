@@ -1,0 +1,217 @@
+"""A local AWS for ``orders-analytics demo``/``run`` and the tests.
+
+Starts moto's server on 127.0.0.1 (random free port) and points the standard
+AWS settings at it (``AWS_ENDPOINT_URL`` and dummy credentials), so the
+handler's code (:class:`lambda_app.app.App`, with the real AWS adapter) and
+awswrangler run unchanged, over HTTP, exactly as against AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from lambda_app.app import App
+from lambda_app.aws import AwsStorage
+from lambda_app.settings import Settings
+from orders_tools import s3_events
+
+INPUT_BUCKET = "orders-input-local"
+OUTPUT_BUCKET = "orders-output-local"
+DATABASE = "orders_analytics"
+TABLE = "orders"
+REGION = "us-east-1"
+
+_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes of Lambda's context object that Powertools' ``inject_lambda_context`` reads."""
+
+    function_name: str = "orders-analytics-local"
+    memory_limit_in_mb: int = 3008
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:orders-analytics-local"
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/orders-analytics-local"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@dataclass
+class LocalAws:
+    """A running emulator with the product's buckets and Glue database."""
+
+    endpoint: str
+    input_bucket: str = INPUT_BUCKET
+    output_bucket: str = OUTPUT_BUCKET
+    env: dict[str, str] = field(default_factory=dict)
+    # The AWS adapter, built once, as the Lambda builds it once per process (tests may wrap it).
+    adapter: AwsStorage = field(default_factory=AwsStorage)
+    storage: Any = None
+    _sequence: int = 0
+
+    def __post_init__(self) -> None:
+        self.storage = self.adapter
+        self.s3: Any = self.adapter.session.client("s3")
+        self.glue: Any = self.adapter.session.client("glue")
+
+    def settings(self) -> Settings:
+        """The pipeline's settings as the process environment has them now (tests change it per case)."""
+        return Settings.from_env({**os.environ, **self.env})
+
+    def app(self) -> App:
+        """The handler's app with the current settings and the shared adapter."""
+        return App(self.settings(), self.storage)
+
+    def reset(self) -> None:
+        """Empty the emulator and create the product's buckets and Glue database again."""
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - the loopback emulator
+        self._sequence = 0
+        self.storage = self.adapter
+        self.s3.create_bucket(Bucket=self.input_bucket)
+        self.s3.put_bucket_versioning(Bucket=self.input_bucket, VersioningConfiguration={"Status": "Enabled"})
+        self.s3.create_bucket(Bucket=self.output_bucket)
+        self.glue.create_database(DatabaseInput={"Name": self.env["GLUE_DATABASE"]})
+
+    def upload(self, key: str, body: bytes) -> dict[str, Any]:
+        """Put an input object; return its HEAD (size, ETag, VersionId)."""
+        self.s3.put_object(Bucket=self.input_bucket, Key=key, Body=body)
+        return dict(self.s3.head_object(Bucket=self.input_bucket, Key=key))
+
+    def delete_input(self, key: str) -> None:
+        """Delete an input object (every version, as if it never existed)."""
+        versions = self.s3.list_object_versions(Bucket=self.input_bucket, Prefix=key)
+        for item in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]:
+            if item["Key"] == key:
+                self.s3.delete_object(Bucket=self.input_bucket, Key=key, VersionId=item["VersionId"])
+
+    def object_created_event(self, key: str, head: dict[str, Any], event_time: datetime) -> dict[str, Any]:
+        """The notification S3 would send for an upload just made (increasing sequencer per upload)."""
+        self._sequence += 1
+        return s3_events.s3_event(
+            s3_events.object_created_record(
+                bucket=self.input_bucket,
+                key=key,
+                size=int(head["ContentLength"]),
+                etag=str(head["ETag"]).strip('"'),
+                event_time=event_time,
+                sequencer=f"{int(event_time.timestamp() * 1000):012X}{self._sequence:06X}",
+                version_id=head.get("VersionId"),
+                region=REGION,
+            )
+        )
+
+    def deliver(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Invoke the handler's code with an event, as the Lambda service would."""
+        return self.app().handle(event, LambdaContext())
+
+    def read_output(self, key: str) -> bytes:
+        return bytes(self.s3.get_object(Bucket=self.output_bucket, Key=key)["Body"].read())
+
+    def output_keys(self, prefix: str = "") -> list[str]:
+        return self.adapter.list_keys(self.output_bucket, prefix)
+
+    def download_output(self, target: Path) -> list[Path]:
+        """Copy every object of the output bucket to ``target`` with the same keys."""
+        written: list[Path] = []
+        for key in self.output_keys():
+            destination = target / key
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            self.s3.download_file(self.output_bucket, key, str(destination))
+            written.append(destination)
+        return written
+
+    def describe_table(self) -> dict[str, Any]:
+        """The Glue table and its partitions, as registered."""
+        settings = self.settings()
+        glue = self.glue
+        table = glue.get_table(DatabaseName=settings.glue_database, Name=settings.glue_table)["Table"]
+        partitions: list[dict[str, Any]] = []
+        for page in glue.get_paginator("get_partitions").paginate(
+            DatabaseName=settings.glue_database, TableName=settings.glue_table
+        ):
+            partitions.extend(page["Partitions"])
+        return {
+            "database": settings.glue_database,
+            "table": settings.glue_table,
+            "location": table["StorageDescriptor"]["Location"],
+            "columns": table["StorageDescriptor"]["Columns"],
+            "partition_keys": table.get("PartitionKeys", []),
+            "parameters": table.get("Parameters", {}),
+            "partitions": sorted(
+                ({"values": p["Values"], "location": p["StorageDescriptor"]["Location"]} for p in partitions),
+                key=lambda p: p["values"],
+            ),
+        }
+
+    def partitions(self) -> dict[str, list[str]]:
+        """Registered partitions: location -> values."""
+        return {p["location"]: p["values"] for p in self.describe_table()["partitions"]}
+
+    def table_columns(self) -> list[str]:
+        described = self.describe_table()
+        return [c["Name"] for c in described["columns"]] + [c["Name"] for c in described["partition_keys"]]
+
+    def write_catalog(self, target: Path) -> Path:
+        """Write the Glue table as registered to ``target/_catalog/<db>.<table>.json``."""
+        settings = self.settings()
+        path = target / "_catalog" / f"{settings.glue_database}.{settings.glue_table}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.describe_table(), indent=2, default=str) + "\n")
+        return path
+
+
+@contextmanager
+def local_aws(extra_env: dict[str, str] | None = None) -> Iterator[LocalAws]:
+    """Run a moto server and the product's resources for the duration of the block.
+
+    The process environment is pointed at the emulator inside the block and
+    restored afterwards.
+    """
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    env = {
+        **_AWS_ENV,
+        "AWS_ENDPOINT_URL": endpoint,
+        "OUTPUT_BUCKET": OUTPUT_BUCKET,
+        "GLUE_DATABASE": DATABASE,
+        "GLUE_TABLE": TABLE,
+        **(extra_env or {}),
+    }
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        emulator = LocalAws(endpoint=endpoint, env=env)
+        emulator.reset()  # moto keeps its state per process, not per server: start from an empty account
+        yield emulator
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
