@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.streaming import S3Object
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambda_app.errors import QueryResultError
+from lambda_app.errors import ObjectAccessDeniedError, QueryResultError
 from lambda_app.model import ObjectInfo
 from lambda_app.ports import PreconditionFailedError
 from lambda_app.schema import COLUMN_COMMENTS, GLUE_COLUMN_TYPES, GLUE_PARTITION_TYPES
@@ -38,6 +38,7 @@ from lambda_app.schema import COLUMN_COMMENTS, GLUE_COLUMN_TYPES, GLUE_PARTITION
 # reader, the background writer and a multipart upload's parts.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16)
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+_DENIED = frozenset({"403", "AccessDenied", "Forbidden"})
 _LOST_CONDITION = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 _DELETE_BATCH = 1000  # DeleteObjects' limit
 
@@ -63,6 +64,11 @@ class AwsStorage:
         except ClientError as exc:
             if error_code(exc) in _MISSING:
                 return None
+            if error_code(exc) in _DENIED:
+                raise ObjectAccessDeniedError(
+                    f"s3://{bucket}/{key}: HEAD answered 403 (the object is gone and s3:ListBucket is not granted"
+                    " for it, or s3:GetObject is not granted)"
+                ) from exc
             raise
         return ObjectInfo(
             size=int(meta["ContentLength"]), etag=str(meta.get("ETag", "")).strip('"'), version_id=meta.get("VersionId")

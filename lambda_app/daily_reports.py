@@ -1,12 +1,15 @@
-"""The day's three reports, recomputed over every object of its partition and written as CSV.
+"""The day's three reports, recomputed over the committed objects of its partition and written as CSV.
 
-``REPORT_ENGINE=local`` reads the report columns of the partition's Parquet
-objects into :class:`lambda_app.reports.ReportBuilder`; ``athena`` runs the
-library's report queries (``queries/reports``) through the workgroup.
+``REPORT_ENGINE=local`` reads the report columns of the partition's committed
+Parquet objects (each source's state names its committed attempt: debris of an
+attempt in flight or crashed is never counted) into
+:class:`lambda_app.reports.ReportBuilder`; ``athena`` runs the library's report
+queries (``queries/reports``) through the workgroup over the table.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pyarrow as pa
@@ -65,12 +68,28 @@ def compute_reports(storage: Storage, settings: Settings, day: date, keys: list[
             for name in REPORT_NAMES
         }
     builder = ReportBuilder()
-    for key in keys:
-        if not key.endswith(".parquet"):
-            continue
+    for key in committed_objects(storage, settings, day, keys):
         found = storage.get(settings.output_bucket, key)
         if found is None:  # removed by a concurrent commit after the listing: the next round sees the new set
             continue
         for table in iter_columns(found[0], list(INPUT_COLUMNS)):
             builder.add(table)
     return builder.build()
+
+
+def committed_objects(storage: Storage, settings: Settings, day: date, keys: list[str]) -> list[str]:
+    """The Parquet objects among ``keys`` (a listing of the day's partition) that belong to committed loads."""
+    prefix = paths.partition_prefix(settings, day)
+    by_source: dict[str, list[str]] = {}
+    for key in keys:
+        name = key[len(prefix) :]
+        if key.startswith(prefix) and key.endswith(".parquet") and name.count("_") >= 2:
+            by_source.setdefault(name.split("_", 1)[0], []).append(key)
+    committed: list[str] = []
+    for sid, objects in sorted(by_source.items()):
+        found = storage.get(settings.output_bucket, paths.state_key(settings, sid))
+        state = json.loads(found[0]) if found else {}
+        if state.get("attempt") and day.isoformat() in state.get("days", []):
+            mine = paths.attempt_prefix(settings, day, sid, state["attempt"])
+            committed.extend(k for k in objects if k.startswith(mine))
+    return committed

@@ -68,6 +68,13 @@ class TooManyRejectsError(InputFileError):
     reason = "too_many_rejects"
 
 
+class ObjectAccessDeniedError(InputFileError):
+    """S3 answered 403 to the object's HEAD: with a prefix-conditioned ``s3:ListBucket`` AWS answers 403,
+    not 404, for a key that does not exist, so a missing object and a missing permission look alike here."""
+
+    reason = "object_inaccessible"
+
+
 class ConcurrentLoadError(PipelineError):
     """Two invocations loaded the same key at once and one lost; retrying the event repairs it."""
 

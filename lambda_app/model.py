@@ -18,6 +18,7 @@ class Status(StrEnum):
     LOADED = "loaded"
     REJECTED_FILE = "rejected_file"
     SKIPPED = "skipped"
+    SUPERSEDED = "superseded"  # a manifest whose rows a newer version of the key replaced (on another day)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class FileResult:
     encoding: str | None = None
     duration_seconds: float = 0.0
     affected_days: list[str] = field(default_factory=list)
+    superseded_days: list[str] = field(default_factory=list)
+    decided_by: str | None = None  # the sequencer of the event that wrote this document (newer ones win)
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)

@@ -1,4 +1,11 @@
-"""Where things live in the output bucket. Pure functions of settings, keys and dates."""
+"""Where things live in the output bucket. Pure functions of settings, sources and dates.
+
+Everything written about one input object is named after its source: the
+input bucket and key. Two sources never share a name (the bucket is part of
+it), and no name is longer than S3's limit of 1024 UTF-8 bytes: a key too long
+to fit is cut and followed by ``~`` and a hash of the whole source, which the
+manifest records in full.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,23 @@ from datetime import date
 from lambda_app.schema import PARTITION_COLUMN
 from lambda_app.settings import Settings
 
+MAX_KEY_BYTES = 1024  # S3's limit for an object key, in UTF-8 bytes
+
 
 def source_id(bucket: str, key: str) -> str:
     """Stable, path-safe id of one input object key (16 hex digits of SHA-256 of ``bucket/key``)."""
     return hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:16]
+
+
+def named(prefix: str, bucket: str, key: str, suffix: str) -> str:
+    """``<prefix><bucket>/<key><suffix>``, with the key cut (and hashed) where the whole would pass 1024 bytes."""
+    whole = f"{prefix}{bucket}/{key}{suffix}"
+    if len(whole.encode()) <= MAX_KEY_BYTES:
+        return whole
+    marker = f"~{source_id(bucket, key)}"
+    room = MAX_KEY_BYTES - len(f"{prefix}{bucket}/{marker}{suffix}".encode())
+    cut = key.encode()[: max(room, 0)].decode(errors="ignore")  # never half a character
+    return f"{prefix}{bucket}/{cut}{marker}{suffix}"
 
 
 def partition_value(day: date) -> str:
@@ -23,9 +43,9 @@ def partition_prefix(settings: Settings, day: date) -> str:
     return f"{settings.dataset_prefix}{PARTITION_COLUMN}={partition_value(day)}/"
 
 
-def source_file_prefix(settings: Settings, day: date, sid: str) -> str:
-    """Key prefix shared by every Parquet object one source key wrote into a day's partition."""
-    return f"{partition_prefix(settings, day)}{sid}_"
+def attempt_prefix(settings: Settings, day: date, sid: str, attempt: str) -> str:
+    """Key prefix of the Parquet objects one attempt of one source wrote into a day's partition."""
+    return f"{partition_prefix(settings, day)}{sid}_{attempt}_"
 
 
 def _dated(prefix: str, day: date) -> str:
@@ -36,21 +56,26 @@ def report_key(settings: Settings, day: date, report: str) -> str:
     return f"{_dated(settings.reports_prefix, day)}{report}.csv"
 
 
-def rejects_key(settings: Settings, day: date, key: str) -> str:
-    return f"{settings.rejects_prefix}{PARTITION_COLUMN}={partition_value(day)}/{key}.rejects.csv"
+def rejects_folder(settings: Settings, day: date) -> str:
+    return f"{settings.rejects_prefix}{PARTITION_COLUMN}={partition_value(day)}/"
 
 
-def manifest_key(settings: Settings, day: date, key: str) -> str:
-    return f"{_dated(settings.runs_prefix, day)}{key}.json"
+def rejects_key(settings: Settings, day: date, bucket: str, key: str, attempt: str) -> str:
+    """The rejected rows of one loaded attempt (the manifest names it)."""
+    return named(rejects_folder(settings, day), bucket, key, f".{attempt}.rejects.csv")
 
 
-def error_key(settings: Settings, day: date, key: str) -> str:
-    return f"{_dated(settings.errors_prefix, day)}{key}.json"
+def manifest_key(settings: Settings, day: date, bucket: str, key: str) -> str:
+    return named(_dated(settings.runs_prefix, day), bucket, key, ".json")
 
 
-def error_rejects_key(settings: Settings, day: date, key: str) -> str:
+def error_key(settings: Settings, day: date, bucket: str, key: str) -> str:
+    return named(_dated(settings.errors_prefix, day), bucket, key, ".json")
+
+
+def error_rejects_key(settings: Settings, day: date, bucket: str, key: str, attempt: str) -> str:
     """The rejected rows of a file that was refused as a whole, beside its error record."""
-    return f"{_dated(settings.errors_prefix, day)}{key}.rejects.csv"
+    return named(_dated(settings.errors_prefix, day), bucket, key, f".{attempt}.rejects.csv")
 
 
 def state_key(settings: Settings, sid: str) -> str:

@@ -1,39 +1,58 @@
 """One input object in, dataset rows + rejects + manifest out, exactly once, against the storage port.
 
-How a replay stays exactly-once (README, "Replays"):
+The protocol (README, "Replays and concurrency"; the state object is :mod:`lambda_app.source_state`):
 
-1. Every Parquet object a source writes is named
-   ``<source_id>_<attempt>_<uuid>.snappy.parquet`` inside the day partition.
-2. Before writing, the source's state object records every partition that may
-   hold its rows (write-ahead), so a crash can never hide old rows.
-3. Only after the whole file is loaded ("commit") are the source's other
-   objects — earlier versions, earlier days, debris of crashed attempts —
-   deleted. A failed or rejected attempt deletes its own objects instead.
+1. **Order.** An event older than the source's committed load is skipped
+   (``stale_event``); the committed event delivered again answers its recorded
+   result and finishes what a crash may have left undone.
+2. **Write-ahead.** Before writing anything, an attempt registers in the state's
+   ``pending`` (compare-and-swap). Its objects are named
+   ``<source_id>_<attempt>_<uuid>.snappy.parquet`` (rejects:
+   ``<key>.<attempt>.rejects.csv``), so every object belongs to exactly one attempt.
+3. **Commit** is one compare-and-swap of the state, allowed only while the
+   attempt is still pending and no newer event is committed. It makes the
+   attempt the committed load and hands the previous load, and every pending
+   attempt of the same or an older event (in flight, or crashed debris), to
+   ``garbage``. A pending attempt that finds itself swept, or a newer load
+   committed, deletes its own objects and answers accordingly.
+4. **Garbage** is deleted after the commit by whoever touches the source next
+   (this invocation first), then removed from the state; an attempt's objects
+   are deleted only when the state hands them over.
+5. A **rejected file** or a **missing object** of an event sweeps the pending
+   attempts of the same or older events too, so debris of a crashed attempt
+   never outlives a later decision about the key; a swept attempt still in
+   flight fails at its commit and is retried.
 
-Different sources never share an object name prefix, so they never touch each
-other's rows.
+Manifests and error records are written with ``put_if_newer``: a slow
+invocation can never overwrite what a newer event wrote.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
 
 from lambda_app import paths
-from lambda_app.errors import ConcurrentLoadError, FileTooLargeError, InputFileError, TooManyRejectsError
+from lambda_app.errors import (
+    ConcurrentLoadError,
+    FileTooLargeError,
+    InputFileError,
+    ObjectAccessDeniedError,
+    TooManyRejectsError,
+)
 from lambda_app.logs import logger
-from lambda_app.model import FileResult, LoadCounts, ObjectEvent, ObjectInfo, Status, sequencer_is_older
+from lambda_app.model import FileResult, LoadCounts, ObjectEvent, ObjectInfo, Status
 from lambda_app.parquet import parquet_bytes
 from lambda_app.ports import Storage
 from lambda_app.schema import PARTITION_COLUMN
 from lambda_app.settings import Settings
+from lambda_app.source_state import JsonObjects, not_newer
 from lambda_app.streaming import Source, load_stream
 
 
@@ -45,26 +64,20 @@ class Attempt:
     info: ObjectInfo
     sid: str
     attempt_id: str
-    state: dict[str, Any]
-    previous_days: set[date]
     load: LoadCounts = field(default_factory=LoadCounts)
 
     @property
     def day(self) -> date:
         return self.event.ingest_date
 
-    @property
-    def days(self) -> list[str]:
-        return sorted(d.isoformat() for d in self.previous_days | {self.day})
-
 
 class S3Sink:
-    """:class:`lambda_app.streaming.Sink` that writes each table as one Parquet object of the day's partition."""
+    """:class:`lambda_app.streaming.Sink` that writes each table as one Parquet object of the attempt's prefix."""
 
-    def __init__(self, storage: Storage, settings: Settings, day: date, filename_prefix: str) -> None:
+    def __init__(self, storage: Storage, bucket: str, prefix: str) -> None:
         self._storage = storage
-        self._bucket = settings.output_bucket
-        self._prefix = f"{paths.partition_prefix(settings, day)}{filename_prefix}"
+        self._bucket = bucket
+        self._prefix = prefix
 
     def write(self, table: pa.Table) -> list[str]:
         key = f"{self._prefix}{uuid.uuid4().hex}.snappy.parquet"
@@ -78,22 +91,21 @@ class S3Sink:
         pass
 
 
+class _Lost(Exception):
+    """The attempt may not commit: ``result`` is the answer (skipped, or the committed twin's)."""
+
+    def __init__(self, result: FileResult | None) -> None:
+        super().__init__("lost")
+        self.result = result
+
+
 class UnitOfWork:
     """Loads input objects into the dataset through a :class:`~lambda_app.ports.Storage`."""
 
     def __init__(self, storage: Storage, settings: Settings) -> None:
         self.storage = storage
         self.settings = settings
-
-    # ----------------------------------------------------------------- JSON objects
-
-    def _get_json(self, key: str) -> dict[str, Any] | None:
-        found = self.storage.get(self.settings.output_bucket, key)
-        return None if found is None else dict(json.loads(found[0]))
-
-    def _put_json(self, key: str, document: dict[str, Any]) -> None:
-        body = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
-        self.storage.put(self.settings.output_bucket, key, body)
+        self.json = JsonObjects(storage, settings.output_bucket)
 
     # ------------------------------------------------------------------- the unit
 
@@ -108,27 +120,27 @@ class UnitOfWork:
             sequencer=event.sequencer,
         )
         sid = paths.source_id(event.bucket, event.key)
-        state = self._get_json(paths.state_key(self.settings, sid)) or {}
-        if sequencer_is_older(event.sequencer, state.get("sequencer")):
-            result.status, result.reason = Status.SKIPPED, "stale_event"
-            result.detail = f"a newer event (sequencer {state.get('sequencer')}) for this key was already processed"
-            logger.info("stale event skipped", extra={"key": event.key, "sequencer": event.sequencer})
+        state_key = paths.state_key(self.settings, sid)
+        state, _ = self.json.read(state_key)
+        decided = self._decided(event, state or {})
+        if decided is not None:
+            self._collect_garbage(event, sid)
+            return decided
+        try:
+            info = self.storage.head(event.bucket, event.key)
+        except ObjectAccessDeniedError as exc:
+            result.status, result.reason, result.detail = Status.SKIPPED, exc.reason, str(exc)
+            logger.error("object inaccessible", extra={"bucket": event.bucket, "key": event.key, "retryable": False})
             return result
-        info = self.storage.head(event.bucket, event.key)
         if info is None:
+            self._sweep(event, sid, own=None)
             result.status, result.reason = Status.SKIPPED, "object_missing"
             result.detail = "the object no longer exists; a later event will carry its replacement, if any"
-            logger.warning("object missing", extra={"bucket": event.bucket, "key": event.key})
+            logger.warning("object missing", extra={"bucket": event.bucket, "key": event.key, "retryable": False})
             return result
         result.size, result.etag, result.version_id = info.size, info.etag, info.version_id
-        attempt = Attempt(
-            event=event,
-            info=info,
-            sid=sid,
-            attempt_id=uuid.uuid4().hex[:12],
-            state=state,
-            previous_days={date.fromisoformat(d) for d in state.get("days", [])},
-        )
+        attempt = Attempt(event=event, info=info, sid=sid, attempt_id=uuid.uuid4().hex[:12])
+        self._register(attempt)
         try:
             return self._run(attempt, result, started)
         finally:
@@ -136,37 +148,82 @@ class UnitOfWork:
             if rejects_file and os.path.exists(rejects_file):
                 os.unlink(rejects_file)
 
-    def _run(self, attempt: Attempt, result: FileResult, started: float) -> FileResult:
-        event, settings = attempt.event, self.settings
-        # Write-ahead: the state names every partition that may hold this key's rows before any is written.
-        self._put_json(
-            paths.state_key(settings, attempt.sid),
-            {
-                **attempt.state,
-                "key": event.key,
-                "bucket": event.bucket,
-                "days": attempt.days,
-                "pending_attempt": attempt.attempt_id,
-            },
+    def _decided(self, event: ObjectEvent, state: dict[str, Any]) -> FileResult | None:
+        """The answer for an event the state already decided: older than the committed load, or that very event."""
+        committed = state.get("sequencer")
+        if not not_newer(event.sequencer, committed):
+            return None
+        if event.sequencer == committed and state.get("result"):
+            self._finish(event, state)
+            logger.info("event already loaded", extra={"key": event.key, "sequencer": event.sequencer})
+            return _result_from(state["result"])
+        logger.info("stale event skipped", extra={"key": event.key, "sequencer": event.sequencer})
+        return FileResult(
+            bucket=event.bucket,
+            key=event.key,
+            status=Status.SKIPPED,
+            ingest_date=event.ingest_date.isoformat(),
+            sequencer=event.sequencer,
+            reason="stale_event",
+            detail=f"a newer event (sequencer {committed}) for this key was already processed",
         )
+
+    def _register(self, attempt: Attempt) -> None:
+        """Write-ahead: the attempt (and the day it writes to) is in ``pending`` before any object is written."""
+        event = attempt.event
+
+        def change(state: dict[str, Any] | None) -> dict[str, Any]:
+            state = state or {"bucket": event.bucket, "key": event.key}
+            state.setdefault("pending", {})[attempt.attempt_id] = {
+                "sequencer": event.sequencer,
+                "day": attempt.day.isoformat(),
+                "started_at": datetime.now(UTC).isoformat(),
+            }
+            return state
+
+        self.json.update(paths.state_key(self.settings, attempt.sid), change)
+
+    def _run(self, attempt: Attempt, result: FileResult, started: float) -> FileResult:
         try:
             self._load(attempt)
         except InputFileError as exc:
-            self.storage.delete(settings.output_bucket, attempt.load.written)
+            self._delete_own(attempt)
+            self._sweep(attempt.event, attempt.sid, own=attempt.attempt_id)
             _fill(result, attempt.load, started)
             result.status, result.reason, result.detail = Status.REJECTED_FILE, exc.reason, str(exc)
             result.rows_loaded, result.objects_written = 0, []
             self._record_error(attempt, result)
             return result
         except Exception:
-            # Transient failure before the commit: remove this attempt's objects so the
-            # previous version stays the only copy; the retry writes the file again.
-            self._discard(attempt)
+            # Transient failure before the commit: remove this attempt's objects so the committed
+            # version stays the only copy; whatever cannot be removed stays pending (tracked debris).
+            self._abandon(attempt)
             raise
-        self._commit(attempt, result)
+        if attempt.load.rows_rejected and attempt.load.rejects_file:
+            rejects_key = paths.rejects_key(
+                self.settings, attempt.day, attempt.event.bucket, attempt.event.key, attempt.attempt_id
+            )
+            try:
+                self.storage.upload_file(self.settings.output_bucket, rejects_key, attempt.load.rejects_file)
+            except Exception:
+                self._abandon(attempt)
+                raise
+            attempt.load.written.append(rejects_key)
         _fill(result, attempt.load, started)
-        result.affected_days = attempt.days
-        self._put_json(paths.manifest_key(settings, attempt.day, event.key), result.to_dict())
+        try:
+            state = self._commit(attempt, result)
+        except _Lost as lost:
+            self._delete_own(attempt)
+            self._forget(attempt)
+            if lost.result is None:
+                raise ConcurrentLoadError(
+                    f"attempt {attempt.attempt_id} for {attempt.event.key} was swept by a concurrent invocation"
+                ) from None
+            return lost.result
+        except Exception:
+            self._abandon(attempt)
+            raise
+        self._finish(attempt.event, state)
         logger.info("file loaded", extra={k: v for k, v in result.to_dict().items() if k != "objects_written"})
         return result
 
@@ -178,7 +235,8 @@ class UnitOfWork:
                 f"the object is {attempt.info.size} bytes; MAX_OBJECT_BYTES allows {settings.max_object_bytes}"
             )
         self.storage.ensure_table(settings.glue_database, settings.glue_table, settings.dataset_root)
-        sink = S3Sink(self.storage, settings, attempt.day, f"{attempt.sid}_{attempt.attempt_id}_")
+        prefix = paths.attempt_prefix(settings, attempt.day, attempt.sid, attempt.attempt_id)
+        sink = S3Sink(self.storage, settings.output_bucket, prefix)
         # The version HEAD described (the manifest's ETag/version), even if a newer upload lands meanwhile.
         with self.storage.open(event.bucket, event.key, attempt.info.version_id) as stream:
             source = Source(
@@ -194,7 +252,7 @@ class UnitOfWork:
                 f" (more than MAX_REJECT_RATIO={settings.max_reject_ratio}); nothing was loaded"
             )
         if load.written:
-            # Before the commit: a Glue error here still leaves the previous version alone.
+            # Before the commit: a Glue error here still leaves the committed version alone.
             value = paths.partition_value(attempt.day)
             self.storage.add_partition(
                 settings.glue_database,
@@ -203,63 +261,187 @@ class UnitOfWork:
                 value,
             )
 
-    def _discard(self, attempt: Attempt) -> None:
-        """Best effort: delete what a failed attempt wrote. Whatever is left, the retry's commit removes."""
+    # ------------------------------------------------------------- state changes
+
+    def _commit(self, attempt: Attempt, result: FileResult) -> dict[str, Any]:
+        """Make the attempt the committed load, or raise ``_Lost`` with the answer when it may not."""
+        event, mine = attempt.event, attempt.attempt_id
+        lost: list[_Lost] = []
+
+        def change(state: dict[str, Any] | None) -> dict[str, Any] | None:
+            state = state or {}
+            lost.clear()
+            pending = state.get("pending", {})
+            committed = state.get("sequencer")
+            if not_newer(event.sequencer, committed):  # a newer event, or this very one, was committed meanwhile
+                twin = _result_from(state["result"]) if event.sequencer == committed and state.get("result") else None
+                lost.append(_Lost(twin or self._stale(event, committed)))
+                return None
+            if mine not in pending:
+                lost.append(_Lost(None))  # swept into garbage by a concurrent decision: retry
+                return None
+            garbage = state.setdefault("garbage", {})
+            if state.get("attempt"):
+                garbage[state["attempt"]] = sorted(set(garbage.get(state["attempt"], [])) | set(state.get("days", [])))
+            for other, entry in list(pending.items()):
+                if other == mine or not_newer(entry.get("sequencer"), event.sequencer):
+                    del pending[other]
+                    if other != mine:
+                        garbage[other] = sorted(set(garbage.get(other, [])) | {entry["day"]})
+            previous_days = set(state.get("days", []))
+            days = [attempt.day.isoformat()] if attempt.load.rows_loaded else []
+            result.affected_days = sorted(previous_days | {attempt.day.isoformat()})
+            result.superseded_days = sorted(previous_days - set(days))
+            result.decided_by = event.sequencer
+            state.update(
+                bucket=event.bucket,
+                key=event.key,
+                sequencer=event.sequencer,
+                attempt=mine,
+                days=days,
+                etag=result.etag,
+                version_id=result.version_id,
+                ingested_at=event.event_time.isoformat(),
+                result=result.to_dict(),
+            )
+            return state
+
+        written = self.json.update(paths.state_key(self.settings, attempt.sid), change)
+        if lost:
+            raise lost[0]
+        assert written is not None
+        return written
+
+    def _stale(self, event: ObjectEvent, committed: str | None) -> FileResult:
+        return FileResult(
+            bucket=event.bucket,
+            key=event.key,
+            status=Status.SKIPPED,
+            ingest_date=event.ingest_date.isoformat(),
+            sequencer=event.sequencer,
+            reason="stale_event",
+            detail=f"a newer event (sequencer {committed}) for this key was loaded meanwhile",
+        )
+
+    def _sweep(self, event: ObjectEvent, sid: str, own: str | None) -> None:
+        """A decision about ``event`` that loads nothing: hand its own and every older pending attempt to garbage."""
+
+        def change(state: dict[str, Any] | None) -> dict[str, Any] | None:
+            if not state:
+                return None
+            pending, garbage = state.get("pending", {}), state.setdefault("garbage", {})
+            swept = [
+                a for a, entry in pending.items() if a == own or not_newer(entry.get("sequencer"), event.sequencer)
+            ]
+            if not swept:
+                return None
+            for other in swept:
+                entry = pending.pop(other)
+                if other != own:  # its own objects were deleted already
+                    garbage[other] = sorted(set(garbage.get(other, [])) | {entry["day"]})
+            return state
+
+        self.json.update(paths.state_key(self.settings, sid), change)
+        self._collect_garbage(event, sid)
+
+    def _forget(self, attempt: Attempt) -> None:
+        """Remove this attempt from ``pending`` (its objects are gone)."""
+
+        def change(state: dict[str, Any] | None) -> dict[str, Any] | None:
+            if not state or attempt.attempt_id not in state.get("pending", {}):
+                return None
+            del state["pending"][attempt.attempt_id]
+            return state
+
+        self.json.update(paths.state_key(self.settings, attempt.sid), change)
+
+    def _abandon(self, attempt: Attempt) -> None:
+        """Best effort after a transient failure: delete the attempt's objects and forget it; else it stays pending."""
         try:
-            self.storage.delete(self.settings.output_bucket, attempt.load.written)
+            self._delete_own(attempt)
+            self._forget(attempt)
         except Exception:
             logger.warning(
-                "could not delete a failed attempt's objects", extra={"key": attempt.event.key}, exc_info=True
+                "could not remove a failed attempt's objects; the next decision about the key removes them",
+                extra={"key": attempt.event.key, "attempt": attempt.attempt_id, "retryable": True},
+                exc_info=True,
             )
 
-    def _commit(self, attempt: Attempt, result: FileResult) -> None:
-        settings, storage, event, load = self.settings, self.storage, attempt.event, attempt.load
-        bucket, day = settings.output_bucket, attempt.day
-        keep = set(load.written)
-        for other in sorted(attempt.previous_days | {day}):
-            listed = storage.list_keys(bucket, paths.source_file_prefix(settings, other, attempt.sid))
-            storage.delete(bucket, [k for k in listed if k not in keep])
-            if other != day:
-                storage.delete(bucket, [paths.rejects_key(settings, other, event.key)])
-        remaining = set(storage.list_keys(bucket, paths.source_file_prefix(settings, day, attempt.sid)))
-        if not keep <= remaining:
-            # Another invocation of the same key committed meanwhile and removed our objects: retry the event.
-            raise ConcurrentLoadError(
-                f"objects of attempt {attempt.attempt_id} for {event.key} were removed by a concurrent load"
-            )
-        rejects_key = paths.rejects_key(settings, day, event.key)
-        if load.rows_rejected and load.rejects_file:
-            storage.upload_file(bucket, rejects_key, load.rejects_file)
-            load.written.append(rejects_key)
-        else:
-            storage.delete(bucket, [rejects_key])
+    def _delete_own(self, attempt: Attempt) -> None:
+        bucket = self.settings.output_bucket
+        listed = self.storage.list_keys(
+            bucket, paths.attempt_prefix(self.settings, attempt.day, attempt.sid, attempt.attempt_id)
+        )
+        self.storage.delete(bucket, sorted(set(listed) | set(attempt.load.written)))
+
+    def _collect_garbage(self, event: ObjectEvent, sid: str) -> None:
+        """Delete the objects of every attempt the state hands over as garbage, then drop them from the state."""
+        state, _ = self.json.read(paths.state_key(self.settings, sid))
+        garbage: dict[str, list[str]] = (state or {}).get("garbage", {})
+        if not garbage:
+            return
+        bucket = self.settings.output_bucket
+        for attempt_id, days in garbage.items():
+            for value in days:
+                day = date.fromisoformat(value)
+                listed = self.storage.list_keys(bucket, paths.attempt_prefix(self.settings, day, sid, attempt_id))
+                extra = [paths.rejects_key(self.settings, day, event.bucket, event.key, attempt_id)]
+                self.storage.delete(bucket, [*listed, *extra])
+
+        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            if not current or not current.get("garbage"):
+                return None
+            for attempt_id in garbage:
+                current["garbage"].pop(attempt_id, None)
+            return current
+
+        self.json.update(paths.state_key(self.settings, sid), change)
+
+    # --------------------------------------------------------- after the commit
+
+    def _finish(self, event: ObjectEvent, state: dict[str, Any]) -> None:
+        """What follows a commit (and is repeated by a redelivery): garbage, manifests, superseded error records."""
+        self._collect_garbage(event, paths.source_id(event.bucket, event.key))
+        result = state["result"]
+        day = date.fromisoformat(result["ingest_date"])
+        settings, bucket = self.settings, self.settings.output_bucket
+        self.json.put_if_newer(paths.manifest_key(settings, day, event.bucket, event.key), result)
+        for value in result.get("superseded_days", []):
+            old_key = paths.manifest_key(settings, date.fromisoformat(value), event.bucket, event.key)
+            old, _ = self.json.read(old_key)
+            if old is not None and old.get("status") == Status.LOADED:
+                marked = {
+                    **old,
+                    "status": str(Status.SUPERSEDED),
+                    "superseded_by": {"sequencer": result.get("sequencer"), "ingest_date": result["ingest_date"]},
+                    "decided_by": result.get("decided_by"),
+                }
+                self.json.put_if_newer(old_key, marked)
         # A successful load supersedes an earlier error record (and the rejects beside it) for the same key and day.
-        storage.delete(
-            bucket, [paths.error_key(settings, day, event.key), paths.error_rejects_key(settings, day, event.key)]
-        )
-        self._put_json(
-            paths.state_key(settings, attempt.sid),
-            {
-                "key": event.key,
-                "bucket": event.bucket,
-                "sequencer": event.sequencer or attempt.state.get("sequencer"),
-                "etag": result.etag,
-                "version_id": result.version_id,
-                "days": [day.isoformat()] if load.rows_loaded else [],
-                "attempt": attempt.attempt_id,
-                "ingested_at": event.event_time.isoformat(),
-            },
-        )
+        error_key = paths.error_key(settings, day, event.bucket, event.key)
+        record, _ = self.json.read(error_key)
+        if record is not None and not_newer(record.get("decided_by"), result.get("decided_by")):
+            self.storage.delete(
+                bucket, [error_key, *([record["rejects_object"]] if record.get("rejects_object") else [])]
+            )
 
     def _record_error(self, attempt: Attempt, result: FileResult) -> None:
         settings, event, load = self.settings, attempt.event, attempt.load
+        result.decided_by = event.sequencer
         record = result.to_dict()
         record["previous_load_kept"] = True
         if load.rows_rejected and load.rejects_file and os.path.exists(load.rejects_file):
-            rejects_key = paths.error_rejects_key(settings, attempt.day, event.key)
+            rejects_key = paths.error_rejects_key(settings, attempt.day, event.bucket, event.key, attempt.attempt_id)
             self.storage.upload_file(settings.output_bucket, rejects_key, load.rejects_file)
             record["rejects_object"] = rejects_key
-        self._put_json(paths.error_key(settings, attempt.day, event.key), record)
+        error_key = paths.error_key(settings, attempt.day, event.bucket, event.key)
+        previous, _ = self.json.read(error_key)
+        if self.json.put_if_newer(error_key, record):
+            stale = (previous or {}).get("rejects_object")
+            if stale and stale != record.get("rejects_object"):
+                self.storage.delete(settings.output_bucket, [stale])
+        elif record.get("rejects_object"):
+            self.storage.delete(settings.output_bucket, [record["rejects_object"]])
         logger.error(
             "file rejected",
             extra={
@@ -270,6 +452,12 @@ class UnitOfWork:
                 "retryable": False,
             },
         )
+
+
+def _result_from(document: dict[str, Any]) -> FileResult:
+    fields = {k: v for k, v in document.items() if k in FileResult.__dataclass_fields__}
+    fields["status"] = Status(fields["status"])
+    return FileResult(**fields)
 
 
 def _fill(result: FileResult, load: LoadCounts, started: float) -> None:

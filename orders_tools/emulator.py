@@ -94,10 +94,15 @@ class LocalAws:
         self.s3.create_bucket(Bucket=self.output_bucket)
         self.glue.create_database(DatabaseInput={"Name": self.env["GLUE_DATABASE"]})
 
-    def upload(self, key: str, body: bytes) -> dict[str, Any]:
-        """Put an input object; return its HEAD (size, ETag, VersionId)."""
-        self.s3.put_object(Bucket=self.input_bucket, Key=key, Body=body)
-        return dict(self.s3.head_object(Bucket=self.input_bucket, Key=key))
+    def upload(self, key: str, body: bytes, bucket: str | None = None) -> dict[str, Any]:
+        """Put an input object (in the input bucket unless told); return its HEAD (size, ETag, VersionId)."""
+        self.s3.put_object(Bucket=bucket or self.input_bucket, Key=key, Body=body)
+        return dict(self.s3.head_object(Bucket=bucket or self.input_bucket, Key=key))
+
+    def create_bucket(self, bucket: str) -> None:
+        """Another (versioned) input bucket."""
+        self.s3.create_bucket(Bucket=bucket)
+        self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
     def delete_input(self, key: str) -> None:
         """Delete an input object (every version, as if it never existed)."""
@@ -106,12 +111,14 @@ class LocalAws:
             if item["Key"] == key:
                 self.s3.delete_object(Bucket=self.input_bucket, Key=key, VersionId=item["VersionId"])
 
-    def object_created_event(self, key: str, head: dict[str, Any], event_time: datetime) -> dict[str, Any]:
+    def object_created_event(
+        self, key: str, head: dict[str, Any], event_time: datetime, bucket: str | None = None
+    ) -> dict[str, Any]:
         """The notification S3 would send for an upload just made (increasing sequencer per upload)."""
         self._sequence += 1
         return s3_events.s3_event(
             s3_events.object_created_record(
-                bucket=self.input_bucket,
+                bucket=bucket or self.input_bucket,
                 key=key,
                 size=int(head["ContentLength"]),
                 etag=str(head["ETag"]).strip('"'),

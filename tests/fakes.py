@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from lambda_app.app import App
 from lambda_app.model import ObjectInfo
+from lambda_app.paths import MAX_KEY_BYTES
 from lambda_app.ports import PreconditionFailedError, Storage
 from lambda_app.schema import GLUE_COLUMN_TYPES, GLUE_PARTITION_TYPES
 from lambda_app.settings import Settings
@@ -203,20 +204,25 @@ class MemoryAws:
         self.storage = self.memory
         self._sequence = 0
 
-    def upload(self, key: str, body: bytes) -> dict[str, Any]:
-        self.memory.put(self.input_bucket, key, body)
-        info = self.memory.head(self.input_bucket, key)
+    def upload(self, key: str, body: bytes, bucket: str | None = None) -> dict[str, Any]:
+        self.memory.put(bucket or self.input_bucket, key, body)
+        info = self.memory.head(bucket or self.input_bucket, key)
         assert info is not None
         return {"ContentLength": info.size, "ETag": f'"{info.etag}"', "VersionId": info.version_id}
 
     def delete_input(self, key: str) -> None:
         self.memory.delete(self.input_bucket, [key])
 
-    def object_created_event(self, key: str, head: dict[str, Any], event_time: datetime) -> dict[str, Any]:
+    def create_bucket(self, bucket: str) -> None:
+        """Buckets exist as soon as they hold an object here."""
+
+    def object_created_event(
+        self, key: str, head: dict[str, Any], event_time: datetime, bucket: str | None = None
+    ) -> dict[str, Any]:
         self._sequence += 1
         return s3_events.s3_event(
             s3_events.object_created_record(
-                bucket=self.input_bucket,
+                bucket=bucket or self.input_bucket,
                 key=key,
                 size=int(head["ContentLength"]),
                 etag=str(head["ETag"]).strip('"'),

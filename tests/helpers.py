@@ -61,3 +61,20 @@ def report_rows(aws: World, name: str, day: str = "2026/11/26") -> list[list[str
 
     text = read_output(aws, f"analytics/{day}/{name}.csv").decode()
     return list(csv.reader(io.StringIO(text)))
+
+
+def manifest_key(aws: World, key: str, day: str = "2026/11/26") -> str:
+    """Where the run manifest of input ``key`` (in the input bucket) lives for a day (``YYYY/MM/DD``)."""
+    return f"runs/{day}/{aws.input_bucket}/{key}.json"
+
+
+def error_key(aws: World, key: str, day: str = "2026/11/26") -> str:
+    return f"errors/{day}/{aws.input_bucket}/{key}.json"
+
+
+def rejects_key(aws: World, key: str, partition: str = "ingest_date=2026-11-26") -> str:
+    """The one rejects object of input ``key`` in a day (its name carries the loading attempt's id)."""
+    folder = f"rejects/{partition}/{aws.input_bucket}/{key}."
+    found = [k for k in aws.output_keys(folder) if k.endswith(".rejects.csv") and "/" not in k[len(folder) :]]
+    assert len(found) == 1, found
+    return found[0]

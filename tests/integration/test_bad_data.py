@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
@@ -29,9 +30,12 @@ from tests.helpers import (
     CANONICAL_HEADER,
     EVENT_TIME,
     csv_bytes,
+    error_key,
     line,
+    manifest_key,
     output_keys,
     read_output,
+    rejects_key,
     report_rows,
     upload_and_deliver,
 )
@@ -71,7 +75,7 @@ def json_object(aws: LocalAws, key: str) -> dict[str, Any]:
 
 def manifest(aws: LocalAws, key: str) -> dict[str, Any]:
     """The run manifest of a processed file, after checking that its counts reconcile."""
-    document = json_object(aws, f"runs/{DAY}/{key}.json")
+    document = json_object(aws, manifest_key(aws, key))
     assert document["rows_read"] == document["rows_loaded"] + document["rows_rejected"]
     assert sum(document["rejected_by_reason"].values()) == document["rows_rejected"]
     return document
@@ -91,7 +95,7 @@ def assert_rejected_file(aws: LocalAws, key: str, summary: dict[str, Any], reaso
         "rows_loaded": 0,
         "rows_rejected": summary["files"][0]["rows_rejected"],
     }
-    record = json_object(aws, f"errors/{DAY}/{key}.json")
+    record = json_object(aws, error_key(aws, key))
     assert (record["status"], record["reason"], record["rows_loaded"], record["objects_written"]) == (
         "rejected_file",
         reason,
@@ -212,7 +216,7 @@ def test_keys_with_spaces_plus_percent_unicode_and_nested_prefixes(aws: LocalAws
     summary = aws.deliver(events.s3_event(*records))
     assert [(f["key"], f["status"]) for f in summary["files"]] == [(k, "loaded") for k in keys]
     assert rows(aws, "order_id", "source_key") == [("K0", keys[0]), ("K1", keys[1]), ("K2", keys[2])]
-    assert output_keys(aws, "runs/") == sorted(f"runs/{DAY}/{k}.json" for k in keys)
+    assert output_keys(aws, "runs/") == sorted(manifest_key(aws, k) for k in keys)
     assert manifest(aws, keys[1])["key"] == keys[1]
 
 
@@ -235,7 +239,7 @@ def test_an_event_with_ten_records_processes_each_record(aws: LocalAws) -> None:
     ]
     assert [r[0] for r in rows(aws, "order_id")] == [f"B{i}" for i in range(7)]
     assert report_rows(aws, "most_profitable_region")[1:] == [[f"R{i}", "29.60"] for i in range(7)]
-    assert output_keys(aws, "errors/") == [f"errors/{DAY}/batch/no-region.csv.json"]
+    assert output_keys(aws, "errors/") == [error_key(aws, "batch/no-region.csv")]
 
 
 # --- headers and columns ---------------------------------------------------------------------
@@ -432,7 +436,7 @@ def test_leading_and_trailing_spaces_are_trimmed_but_kept_in_rejects(aws: LocalA
         2.0,
     )
     assert report_rows(aws, "most_profitable_region")[1:] == [["West", "118.40"]]
-    rejected = csv_rows(read_output(aws, f"rejects/{PARTITION}/spaces.csv.rejects.csv"))
+    rejected = csv_rows(read_output(aws, rejects_key(aws, "spaces.csv")))
     assert [(r["reject_reason"], r["order_id"], r["region"]) for r in rejected] == [
         ("missing_order_id", "   ", " East ")
     ]
@@ -490,10 +494,10 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason_and_good_rows_load(aws
     }
     document = manifest(aws, "mixed.csv")
     assert document["rejected_by_reason"] == dict.fromkeys(sorted(REASONS), 1)
-    assert f"rejects/{PARTITION}/mixed.csv.rejects.csv" in document["objects_written"]
+    assert rejects_key(aws, "mixed.csv") in document["objects_written"]
     assert [r[0] for r in rows(aws, "order_id")] == sorted(f"G{i}" for i in range(30))
 
-    rejected = csv_rows(read_output(aws, f"rejects/{PARTITION}/mixed.csv.rejects.csv"))
+    rejected = csv_rows(read_output(aws, rejects_key(aws, "mixed.csv")))
     assert list(rejected[0]) == REJECTS_SCHEMA.names
     by_reason = {r["reject_reason"]: r for r in rejected}
     assert sorted(by_reason) == sorted(REASONS)
@@ -520,10 +524,12 @@ def test_a_file_with_too_many_bad_rows_is_a_bad_file_and_the_previous_load_stays
         "rows_loaded": 0,
         "rows_rejected": 1,
     }
-    record = json_object(aws, f"errors/{DAY}/daily.csv.json")
+    record = json_object(aws, error_key(aws, "daily.csv"))
     assert record["detail"] == ("1 of 3 rows failed validation (more than MAX_REJECT_RATIO=0.25); nothing was loaded")
     assert record["rejected_by_reason"] == {"invalid_order_date": 1}
-    assert record["rejects_object"] == f"errors/{DAY}/daily.csv.rejects.csv"
+    assert re.fullmatch(
+        rf"errors/{DAY}/{aws.input_bucket}/daily\.csv\.[0-9a-f]{{12}}\.rejects\.csv", record["rejects_object"]
+    )
     assert [r["order_id"] for r in csv_rows(read_output(aws, record["rejects_object"]))] == ["NEW-BAD"]
     assert rows(aws, "order_id") == [("OLD-1",), ("OLD-2",)]
 

@@ -10,6 +10,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from orders_tools.cli import main
+from orders_tools.emulator import INPUT_BUCKET
 from tests.helpers import csv_bytes, line
 
 pytestmark = pytest.mark.integration
@@ -79,7 +80,7 @@ def test_run_with_messy_spellings_encodings_and_a_replayed_key(
     catalog = json.loads((out / "_catalog" / "orders_analytics.orders.json").read_text())
     assert [p["values"] for p in catalog["partitions"]] == [["2026-11-26"]]
     assert "order_date" in [c["Name"] for c in catalog["columns"]]
-    manifests = sorted(p.name for p in (out / "runs" / "2026" / "11" / "26").iterdir())
+    manifests = sorted(p.name for p in (out / "runs" / "2026" / "11" / "26" / INPUT_BUCKET).iterdir())
     assert manifests == ["first.csv.json", "second.csv.json"]
 
 

@@ -11,7 +11,18 @@ import pytest
 
 from orders_tools import s3_events as events
 from orders_tools.emulator import LocalAws
-from tests.helpers import EVENT_TIME, csv_bytes, line, output_keys, read_output, report_rows, upload_and_deliver
+from tests.helpers import (
+    EVENT_TIME,
+    csv_bytes,
+    error_key,
+    line,
+    manifest_key,
+    output_keys,
+    read_output,
+    rejects_key,
+    report_rows,
+    upload_and_deliver,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +90,7 @@ def test_one_file_lands_typed_in_glue_with_reports_manifest_and_no_input_change(
         ["Technology", "Phones", "1"],
     ]
 
-    manifest = json.loads(read_output(aws, "runs/2026/11/26/orders.csv.json"))
+    manifest = json.loads(read_output(aws, manifest_key(aws, "orders.csv")))
     assert (manifest["rows_read"], manifest["rows_loaded"], manifest["rows_rejected"]) == (4, 4, 0)
     assert manifest["etag"] and manifest["size"] == len(body)
 
@@ -141,10 +152,10 @@ def test_a_file_missing_a_required_column_gets_an_error_record_and_touches_nothi
     header = "Order Id,Order Date,Region,Category,Sub Category,cost price,List Price,Quantity,Discount Percent"
     summary = upload_and_deliver(aws, "bad.csv", csv_bytes("B,2023-01-01,West,F,B,1,2,3,0", header=header))
     assert summary["files"][0]["status"] == "rejected_file"
-    record = json.loads(read_output(aws, "errors/2026/11/26/bad.csv.json"))
+    record = json.loads(read_output(aws, error_key(aws, "bad.csv")))
     assert record["reason"] == "missing_columns" and "ship_mode" in record["detail"]
     assert set(output_keys(aws, "dataset/")) == before
-    assert output_keys(aws, "runs/") == ["runs/2026/11/26/good.csv.json"]
+    assert output_keys(aws, "runs/") == [manifest_key(aws, "good.csv")]
 
 
 def test_urlencoded_keys_and_multi_record_events_and_non_csv_keys(aws: LocalAws) -> None:
@@ -157,14 +168,14 @@ def test_urlencoded_keys_and_multi_record_events_and_non_csv_keys(aws: LocalAws)
     assert [f["key"] for f in summary["files"]] == keys[:2]
     assert summary["skipped"] == [{"key": "incoming/readme.txt", "reason": "not a .csv key"}]
     assert sorted(dataset(aws)["source_key"]) == sorted(keys[:2])
-    assert "runs/2026/11/26/incoming/Q4 orders+returns.csv.json" in output_keys(aws, "runs/")
+    assert manifest_key(aws, "incoming/Q4 orders+returns.csv") in output_keys(aws, "runs/")
 
 
 def test_rejected_rows_go_to_a_rejects_file_with_reasons(aws: LocalAws) -> None:
     rows = [line(f"O{i}") for i in range(9)] + [line("BAD", quantity="-1")]
     summary = upload_and_deliver(aws, "mixed.csv", csv_bytes(*rows))
     assert summary["files"][0]["rows_rejected"] == 1
-    text = read_output(aws, "rejects/ingest_date=2026-11-26/mixed.csv.rejects.csv").decode()
+    text = read_output(aws, rejects_key(aws, "mixed.csv")).decode()
     assert "invalid_quantity" in text and "BAD" in text
 
 

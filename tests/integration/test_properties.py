@@ -59,7 +59,7 @@ def test_generated_files_through_the_handler(
             "rows_rejected": bad,
         }
     ]
-    record_key = f"{'errors' if too_many else 'runs'}/{day}/{key}.json"
+    record_key = f"{'errors' if too_many else 'runs'}/{day}/{aws.input_bucket}/{key}.json"
     record: dict[str, Any] = json.loads(read_output(aws, record_key))
     assert (record["rows_read"], record["rows_rejected"]) == (read, bad)
     assert record["rejected_by_reason"] == generated.first_reasons()
@@ -71,12 +71,13 @@ def test_generated_files_through_the_handler(
         assert output_keys(aws, f"analytics/{day}/") == []
         return
     assert loaded == sorted(r.order_id for r in generated.good)
-    rejects_key = f"rejects/{partition}/{key}.rejects.csv"
+    rejects = output_keys(aws, f"rejects/{partition}/{aws.input_bucket}/{key}.")
     if bad:
+        [rejects_key] = rejects
         rejected = list(csv.DictReader(io.StringIO(read_output(aws, rejects_key).decode())))
         assert sorted(r["reject_reason"] for r in rejected) == sorted("; ".join(r.reasons) for r in generated.rejected)
     else:
-        assert output_keys(aws, rejects_key) == []
+        assert rejects == []
     expected = reference.report_rows(generated.good)
     for name, rows in expected.items():
         assert report_rows(aws, name, day)[1:] == rows, name

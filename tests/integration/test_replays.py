@@ -29,7 +29,17 @@ from orders_tools import s3_events
 from orders_tools.emulator import LocalAws
 from tests import reference
 from tests.fakes import FaultyStorage, fail_after
-from tests.helpers import EVENT_TIME, World, csv_bytes, line, output_keys, read_output, report_rows
+from tests.helpers import (
+    EVENT_TIME,
+    World,
+    csv_bytes,
+    line,
+    manifest_key,
+    output_keys,
+    read_output,
+    rejects_key,
+    report_rows,
+)
 
 DAY = "2026/11/26"
 REPORTS = ("most_profitable_region", "shipping_method_by_category", "orders_by_category")
@@ -102,7 +112,7 @@ def state(aws: World, key: str) -> dict[str, Any]:
 
 
 def manifest(aws: World, key: str, day: str = DAY) -> dict[str, Any]:
-    document = json_object(aws, f"runs/{day}/{key}.json")
+    document = json_object(aws, manifest_key(aws, key, day))
     assert document["rows_read"] == document["rows_loaded"] + document["rows_rejected"]
     return document
 
@@ -206,9 +216,9 @@ def test_corrected_reupload_replaces_the_old_rows_and_rejects(aws: World, small_
         aws.deliver(aws.object_created_event(key, head, EVENT_TIME))
     assert dataset_rows(aws) == expected_rows({"orders.csv": V2, "other.csv": OTHER})
     assert_objects_are_the_manifests(aws, "orders.csv", "other.csv")
-    rejects = read_output(aws, "rejects/ingest_date=2026-11-26/orders.csv.rejects.csv").decode()
+    rejects = read_output(aws, rejects_key(aws, "orders.csv")).decode()
     assert '"A-bad-2"' in rejects and '"A-bad"' not in rejects  # v1's reject went with v1
-    assert output_keys(aws, "rejects/") == ["rejects/ingest_date=2026-11-26/orders.csv.rejects.csv"]
+    assert output_keys(aws, "rejects/") == [rejects_key(aws, "orders.csv")]
     assert manifest(aws, "orders.csv")["rejected_by_reason"] == {"invalid_quantity": 1}
     assert_reports_match(aws, *V2, *OTHER)
 
@@ -304,12 +314,13 @@ def test_a_table_created_concurrently_keeps_the_other_writers_partitions(
     assert sorted(partitions.values()) == [["2026-11-26"], ["2026-11-27"]]
 
 
-def test_the_same_event_delivered_twice_at_the_same_moment_converges_after_the_retry(
+def test_the_same_event_delivered_twice_at_the_same_moment_loads_once_without_a_retry(
     aws: World, small_objects: None
 ) -> None:
-    """Expected: two invocations of one event, both holding written objects before either commits: each
-    commit removes the other's objects, so at least one sees its own objects gone and fails
-    (ConcurrentLoadError, retried by Lambda). After that retry: exactly one copy, matching reports."""
+    """Expected: two invocations of one event, both holding written objects before either commits. The
+    state's compare-and-swap lets exactly one commit; the other finds its twin committed, deletes its own
+    objects and answers the twin's result. Both answer "loaded" with the same counts, no retry is needed,
+    and the dataset holds exactly one copy; a later redelivery changes nothing."""
     both_written = threading.Barrier(2, timeout=30)
 
     def add_partition_in_step(*_: Any, **__: Any) -> None:
@@ -320,15 +331,17 @@ def test_the_same_event_delivered_twice_at_the_same_moment_converges_after_the_r
     event = aws.object_created_event("orders.csv", head, EVENT_TIME)
     with ThreadPoolExecutor(max_workers=2) as pool:
         outcomes = list(pool.map(lambda e: deliver_all(aws, e), [event, event]))
-    failures = [o for o in outcomes if isinstance(o, BaseException)]
-    assert failures, outcomes
-    assert all("ConcurrentLoadError" in str(f) for f in failures)
-
-    restore()
-    assert aws.deliver(event)["files"][0]["rows_loaded"] == 12  # Lambda's retry
+    assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
+    first, second = (o["files"] for o in outcomes)  # type: ignore[index]
+    assert first == second and first[0]["status"] == "loaded"
     assert dataset_rows(aws) == expected_rows({"orders.csv": V1})
     assert_objects_are_the_manifests(aws, "orders.csv")
     assert_reports_match(aws, *V1)
+
+    restore()
+    assert aws.deliver(event)["files"][0]["rows_loaded"] == 12  # a late redelivery: the recorded result
+    assert dataset_rows(aws) == expected_rows({"orders.csv": V1})
+    assert_objects_are_the_manifests(aws, "orders.csv")
 
 
 # --- failures in the middle of a write -------------------------------------------------------
@@ -343,11 +356,13 @@ def _is_manifest(_bucket: str, key: str, *_: Any, **__: Any) -> bool:
 
 
 FAILURE_POINTS = {
-    # name: (storage function, fail on the n-th matching call, which calls count, error code, dataset between)
+    # name: (storage port method, fail on the n-th matching call, which calls count, error code, dataset between).
+    # The commit is the second state write (the first is the write-ahead): failures up to it leave exactly v1,
+    # failures after it exactly v2.
     "s3-second-parquet-object": ("put", 2, _dataset_key, "SlowDown", "v1"),
     "glue-add-partition": ("add_partition", 1, lambda *a, **k: True, "InternalServiceException", "v1"),
-    "s3-rejects-upload": ("upload_file", 1, lambda *a, **k: True, "InternalError", "v2"),
-    "s3-state-commit": ("put", 2, _is_state, "SlowDown", "v2"),  # 1st state put = write-ahead
+    "s3-rejects-upload": ("upload_file", 1, lambda *a, **k: True, "InternalError", "v1"),
+    "s3-state-commit": ("put", 2, _is_state, "SlowDown", "v1"),
     "s3-manifest": ("put", 1, _is_manifest, "InternalError", "v2"),
 }
 
@@ -376,7 +391,7 @@ def test_a_failure_in_the_middle_of_a_write_is_repaired_by_the_retry(
     assert failed.value.__cause__.response["Error"]["Code"] == code
     in_between = {"v1": V1, "v2": v2}[between]
     assert dataset_rows(aws) == expected_rows({"orders.csv": in_between, "other.csv": OTHER})
-    failed_attempt = state(aws, "orders.csv").get("pending_attempt") or state(aws, "orders.csv")["attempt"]
+    pending = list(state(aws, "orders.csv").get("pending", {}))
 
     restore()
     summary = aws.deliver(event)  # Lambda's automatic retry: the very same event
@@ -392,8 +407,8 @@ def test_a_failure_in_the_middle_of_a_write_is_repaired_by_the_retry(
     ]
     assert dataset_rows(aws) == expected_rows({"orders.csv": v2, "other.csv": OTHER})
     assert_objects_are_the_manifests(aws, "orders.csv", "other.csv")
-    assert not [k for k in output_keys(aws, "dataset/") if f"_{failed_attempt}_" in k]
-    rejects = read_output(aws, "rejects/ingest_date=2026-11-26/orders.csv.rejects.csv").decode()
+    assert not [k for k in output_keys(aws, "dataset/") if any(f"_{a}_" in k for a in pending)]
+    rejects = read_output(aws, rejects_key(aws, "orders.csv")).decode()
     assert '"A-bad-2"' in rejects and '"A-bad"' not in rejects
     assert state(aws, "orders.csv")["sequencer"] == event["Records"][0]["s3"]["object"]["sequencer"]
     assert output_keys(aws, "errors/") == []
@@ -412,7 +427,8 @@ def test_debris_left_by_an_outage_is_removed_by_the_retry(aws: World, small_obje
     restore_delete = inject(aws, "delete", fail_after(1, "SlowDown", "DeleteObjects"), lambda *a, **k: True)
     with pytest.raises(RecordsFailedError):
         aws.deliver(event)
-    debris = [k for k in output_keys(aws, "dataset/") if f"_{state(aws, 'orders.csv')['pending_attempt']}_" in k]
+    [crashed] = state(aws, "orders.csv")["pending"]
+    debris = [k for k in output_keys(aws, "dataset/") if f"_{crashed}_" in k]
     assert len(debris) == 1  # v2's first object
     debris_ids = pq.read_table(io.BytesIO(read_output(aws, debris[0]))).column("order_id").to_pylist()
     assert debris_ids and set(debris_ids) <= {o.order_id for o in V2}
