@@ -37,7 +37,7 @@ from lambda_app.schema import COLUMN_COMMENTS, GLUE_COLUMN_TYPES, GLUE_PARTITION
 # Standard retry mode (exponential backoff with jitter, throttling included); enough connections for the
 # reader, the background writer and a multipart upload's parts.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16)
-_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchVersion"})
 _DENIED = frozenset({"403", "AccessDenied", "Forbidden"})
 _LOST_CONDITION = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 _DELETE_BATCH = 1000  # DeleteObjects' limit
@@ -58,9 +58,10 @@ class AwsStorage:
         self.session = session or boto3.Session()
         self._s3: Any = self.session.client("s3", config=_CLIENT_CONFIG)
 
-    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo | None:
         try:
-            meta = self._s3.head_object(Bucket=bucket, Key=key)
+            versioned = {"VersionId": version_id} if version_id else {}
+            meta = self._s3.head_object(Bucket=bucket, Key=key, **versioned)
         except ClientError as exc:
             if error_code(exc) in _MISSING:
                 return None

@@ -43,9 +43,14 @@ def partition_prefix(settings: Settings, day: date) -> str:
     return f"{settings.dataset_prefix}{PARTITION_COLUMN}={partition_value(day)}/"
 
 
+def source_prefix(settings: Settings, day: date, sid: str) -> str:
+    """Key prefix of the Parquet objects every attempt of one source wrote into a day's partition."""
+    return f"{partition_prefix(settings, day)}{sid}_"
+
+
 def attempt_prefix(settings: Settings, day: date, sid: str, attempt: str) -> str:
     """Key prefix of the Parquet objects one attempt of one source wrote into a day's partition."""
-    return f"{partition_prefix(settings, day)}{sid}_{attempt}_"
+    return f"{source_prefix(settings, day, sid)}{attempt}_"
 
 
 def _dated(prefix: str, day: date) -> str:
@@ -60,9 +65,28 @@ def rejects_folder(settings: Settings, day: date) -> str:
     return f"{settings.rejects_prefix}{PARTITION_COLUMN}={partition_value(day)}/"
 
 
+ATTEMPT_ID_LENGTH = 12  # hex digits
+_REJECTS_SUFFIX = ".rejects.csv"
+
+
 def rejects_key(settings: Settings, day: date, bucket: str, key: str, attempt: str) -> str:
     """The rejected rows of one loaded attempt (the manifest names it)."""
-    return named(rejects_folder(settings, day), bucket, key, f".{attempt}.rejects.csv")
+    return named(rejects_folder(settings, day), bucket, key, f".{attempt}{_REJECTS_SUFFIX}")
+
+
+def rejects_prefix(settings: Settings, day: date, bucket: str, key: str) -> str:
+    """What every attempt's :func:`rejects_key` of one source in a day starts with (other keys may share it)."""
+    placeholder = "0" * ATTEMPT_ID_LENGTH  # attempt ids have a fixed length, so the cut is the same for all
+    whole = rejects_key(settings, day, bucket, key, placeholder)
+    return whole[: -len(placeholder + _REJECTS_SUFFIX)]
+
+
+def attempt_of_rejects(rejects_object: str) -> str | None:
+    """The attempt id inside a rejects object's name, or ``None`` when the name is not one."""
+    if not rejects_object.endswith(_REJECTS_SUFFIX):
+        return None
+    stem = rejects_object[: -len(_REJECTS_SUFFIX)]
+    return stem[-ATTEMPT_ID_LENGTH:] if len(stem) > ATTEMPT_ID_LENGTH else None
 
 
 def manifest_key(settings: Settings, day: date, bucket: str, key: str) -> str:

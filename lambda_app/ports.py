@@ -22,8 +22,8 @@ class PreconditionFailedError(Exception):
 class Storage(Protocol):
     """Objects (S3), the table and its partitions (Glue), and report queries (Athena)."""
 
-    def head(self, bucket: str, key: str) -> ObjectInfo | None:
-        """Size, ETag and version of an object, or ``None`` when it does not exist (any more)."""
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo | None:
+        """Size, ETag and version of an object (of that version, when given), or ``None`` when it is gone."""
         ...
 
     def open(self, bucket: str, key: str, version_id: str | None = None) -> AbstractContextManager[IO[bytes]]:

@@ -127,7 +127,8 @@ class UnitOfWork:
             self._collect_garbage(event, sid)
             return decided
         try:
-            info = self.storage.head(event.bucket, event.key)
+            # The version the event announced (a newer upload has its own event); the current one without.
+            info = self.storage.head(event.bucket, event.key, event.version_id)
         except ObjectAccessDeniedError as exc:
             result.status, result.reason, result.detail = Status.SKIPPED, exc.reason, str(exc)
             logger.error("object inaccessible", extra={"bucket": event.bucket, "key": event.key, "retryable": False})
@@ -139,7 +140,7 @@ class UnitOfWork:
             logger.warning("object missing", extra={"bucket": event.bucket, "key": event.key, "retryable": False})
             return result
         result.size, result.etag, result.version_id = info.size, info.etag, info.version_id
-        attempt = Attempt(event=event, info=info, sid=sid, attempt_id=uuid.uuid4().hex[:12])
+        attempt = Attempt(event=event, info=info, sid=sid, attempt_id=uuid.uuid4().hex[: paths.ATTEMPT_ID_LENGTH])
         self._register(attempt)
         try:
             return self._run(attempt, result, started)
@@ -375,27 +376,50 @@ class UnitOfWork:
         self.storage.delete(bucket, sorted(set(listed) | set(attempt.load.written)))
 
     def _collect_garbage(self, event: ObjectEvent, sid: str) -> None:
-        """Delete the objects of every attempt the state hands over as garbage, then drop them from the state."""
-        state, _ = self.json.read(paths.state_key(self.settings, sid))
-        garbage: dict[str, list[str]] = (state or {}).get("garbage", {})
-        if not garbage:
-            return
-        bucket = self.settings.output_bucket
-        for attempt_id, days in garbage.items():
-            for value in days:
-                day = date.fromisoformat(value)
-                listed = self.storage.list_keys(bucket, paths.attempt_prefix(self.settings, day, sid, attempt_id))
-                extra = [paths.rejects_key(self.settings, day, event.bucket, event.key, attempt_id)]
-                self.storage.delete(bucket, [*listed, *extra])
+        """Delete every object of the source that belongs to no live attempt; then drop the garbage list.
+
+        Live: the committed attempt and the pending ones. The days looked at are
+        those the state names (committed, pending, garbage) and the event's own,
+        so objects a swept attempt wrote after its sweep (orphans) go too. The
+        listing comes before the state read that decides what is live: an
+        attempt registers before it writes, so every listed object's attempt is
+        in that state if it is still live.
+        """
+        state_key = paths.state_key(self.settings, sid)
+        before, _ = self.json.read(state_key)
+        before = before or {}
+        days = {event.ingest_date.isoformat(), *before.get("days", [])}
+        days |= {entry["day"] for entry in before.get("pending", {}).values()}
+        days |= {d for listed in before.get("garbage", {}).values() for d in listed}
+        bucket, settings = self.settings.output_bucket, self.settings
+        found: dict[str, str] = {}  # object key -> its attempt
+        for value in sorted(days):
+            day = date.fromisoformat(value)
+            source_prefix = paths.source_prefix(settings, day, sid)
+            for key in self.storage.list_keys(bucket, source_prefix):
+                found[key] = key[len(source_prefix) :].split("_", 1)[0]
+            rejects_prefix = paths.rejects_prefix(settings, day, event.bucket, event.key)
+            for key in self.storage.list_keys(bucket, rejects_prefix):
+                attempt_id = paths.attempt_of_rejects(key)
+                if attempt_id and key == paths.rejects_key(settings, day, event.bucket, event.key, attempt_id):
+                    found[key] = attempt_id
+        now, _ = self.json.read(state_key)
+        now = now or {}
+        live = {now.get("attempt"), *now.get("pending", {})}
+        doomed = sorted(k for k, attempt_id in found.items() if attempt_id not in live)
+        if doomed:
+            logger.info("garbage deleted", extra={"key": event.key, "objects": len(doomed)})
+            self.storage.delete(bucket, doomed)
+        handled = set(before.get("garbage", {}))
 
         def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
-            if not current or not current.get("garbage"):
+            if not current or not handled & set(current.get("garbage", {})):
                 return None
-            for attempt_id in garbage:
+            for attempt_id in handled:
                 current["garbage"].pop(attempt_id, None)
             return current
 
-        self.json.update(paths.state_key(self.settings, sid), change)
+        self.json.update(state_key, change)
 
     # --------------------------------------------------------- after the commit
 

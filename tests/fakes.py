@@ -58,10 +58,12 @@ class MemoryStorage:
         versions = self._objects.get((bucket, key))
         return versions[-1] if versions else None
 
-    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo | None:
         with self._lock:
-            current = self._current(bucket, key)
-        return None if current is None else ObjectInfo(len(current.body), current.etag, current.version_id)
+            versions = self._objects.get((bucket, key)) or []
+            chosen = [v for v in versions if version_id is None or v.version_id == version_id]
+        found = chosen[-1] if chosen else None
+        return None if found is None else ObjectInfo(len(found.body), found.etag, found.version_id)
 
     @contextmanager
     def open(self, bucket: str, key: str, version_id: str | None = None) -> Iterator[IO[bytes]]:
@@ -80,6 +82,8 @@ class MemoryStorage:
     def put(
         self, bucket: str, key: str, body: bytes, *, if_match: str | None = None, if_none_match: bool = False
     ) -> str:
+        if len(key.encode()) > MAX_KEY_BYTES:  # what S3 answers; moto does not check
+            raise ClientError({"Error": {"Code": "KeyTooLongError", "Message": "Your key is too long"}}, "PutObject")
         with self._lock:
             current = self._current(bucket, key)
             if if_none_match and current is not None:
