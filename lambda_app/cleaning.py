@@ -41,6 +41,7 @@ REASONS: tuple[str, ...] = (
     "invalid_list_price",
     "invalid_quantity",
     "invalid_discount_percent",
+    "invalid_profit",
 )
 
 REJECTS_SCHEMA = pa.schema(
@@ -360,6 +361,11 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
         discount = pc.utf8_rtrim(discount, characters="% ")
     discount, bad_discount = _parse_number(discount, low=0.0, high=100.0)
     failures.append(("invalid_discount_percent", bad_discount))
+    # Finite inputs can still overflow (a list price of 1e308 times 10): a profit that is not a number is no profit.
+    profit = compute_profit(
+        pa.table({"cost_price": cost, "list_price": price, "quantity": quantity, "discount_percent": discount})
+    )
+    failures.append(("invalid_profit", one_array(pc.fill_null(pc.invert(pc.is_finite(profit)), False))))
 
     bad = failures[0][1]
     for _, failed in failures[1:]:
@@ -390,10 +396,9 @@ def clean_table(raw: pa.Table, *, source_key: str, ingested_at: datetime) -> Cle
         "quantity": quantity,
         "discount_percent": discount,
     }
-    good = pa.table(columns)
+    good = pa.table({**columns, "profit": profit})
     if any_bad:
         good = good.filter(pc.invert(bad))
-    good = good.append_column("profit", compute_profit(good))
     source = pa.DictionaryArray.from_arrays(
         pa.repeat(pa.scalar(0, pa.int32()), good.num_rows), pa.array([source_key], pa.string())
     )
@@ -528,8 +533,11 @@ def _parse_quantity(values: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray
     except pa.ArrowInvalid:
         pass
     matches = pc.fill_null(pc.match_substring_regex(values, _QUANTITY), False)
-    # Arrow's integer cast refuses a leading "+" (and "2.0"): keep the digits only.
+    # Arrow's integer cast refuses a leading "+" (and "2.0"): keep the digits only, without leading zeros,
+    # so "00000000001" is 1 here as on the fast path (a value's verdict never depends on its neighbours).
     digits = pc.replace_substring_regex(pc.if_else(matches, values, pa.scalar("0")), r"^\+|\.0*$", "")
+    digits = pc.utf8_ltrim(digits, characters="0")
+    digits = pc.if_else(pc.equal(pc.utf8_length(digits), 0), pa.scalar("0"), digits)
     short = pc.less_equal(pc.utf8_length(digits), 10)
     number = pc.cast(pc.if_else(short, digits, pa.scalar("0")), pa.int64())
     ok = pc.and_(pc.and_(matches, short), pc.and_(pc.greater(number, 0), pc.less_equal(number, MAX_QUANTITY)))

@@ -265,18 +265,25 @@ def neutralize_formula(value: str) -> str:
 
 
 def to_csv_bytes(table: pa.Table) -> bytes:
-    """Serialise a report as UTF-8 CSV (header row, ``\\n`` line ends, minimal quoting).
+    """Serialise a report as UTF-8 CSV (header row, ``\\n`` line ends, minimal quoting; a CR or LF is quoted).
 
     Money columns (``total_profit``) are written with exactly two decimals;
     formula-like text is neutralised. Reports are small, so the standard
     library's writer is plenty.
     """
-    sink = io.StringIO()
-    writer = csv.writer(sink, lineterminator="\n")
-    writer.writerow(table.column_names)
+    # csv quotes a field holding a character of its line terminator: with "\r\n" both CR and LF are quoted
+    # ("\n" alone leaves a bare CR unquoted, which splits the row in readers that end lines at CR). Each row
+    # is then ended with "\n".
+    row_text = io.StringIO()
+    writer = csv.writer(row_text, lineterminator="\r\n")
+    lines: list[str] = []
     columns = [_format_column(name, table.column(name).to_pylist()) for name in table.column_names]
-    writer.writerows(zip(*columns, strict=True))
-    return sink.getvalue().encode("utf-8")
+    for row in [table.column_names, *zip(*columns, strict=True)]:
+        row_text.seek(0)
+        row_text.truncate()
+        writer.writerow(row)
+        lines.append(row_text.getvalue()[:-2] + "\n")
+    return "".join(lines).encode("utf-8")
 
 
 def _format_column(name: str, values: list[object]) -> list[str]:
