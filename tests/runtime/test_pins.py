@@ -20,6 +20,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.runtime.harness import (
+    DOCKERFILE,
+    DOCKERFILE_COMPILE,
     LAMBDA_REQUIREMENTS,
     PYTHON,
     RUNTIME_REQUIREMENTS,
@@ -138,3 +140,20 @@ def test_the_runtime_venv_holds_the_pins_and_nothing_else(venv: RuntimeVenv) -> 
     holds = installed(venv.python)
     holds.pop("pip")  # the venv's installer, not a pin (the base image has its own)
     assert holds == expected
+
+
+def test_the_image_is_lambdas_python_3_12_arm64_image_and_compiles_the_package_at_build_time() -> None:
+    """What the runtime test imitates: the base image's Python and architecture, and no bytecode written at run time.
+
+    The base image is a moving tag until it is pinned by digest (docs/infrastructure.md, "The base image"): both
+    forms are accepted, a malformed digest is not.
+    """
+    text = DOCKERFILE.read_text()
+    base = re.search(r"^ARG BASE_IMAGE=(\S+)$", text, flags=re.MULTILINE)
+    assert base, "the Dockerfile has no ARG BASE_IMAGE=<default>"
+    tag = "{}.{}-arm64".format(*PYTHON)
+    assert re.fullmatch(rf"public\.ecr\.aws/lambda/python:{re.escape(tag)}(@sha256:[0-9a-f]{{64}})?", base[1]), base[1]
+    lines = text.splitlines()
+    assert DOCKERFILE_COMPILE in lines, f"the Dockerfile must {DOCKERFILE_COMPILE!r} (the task root is read-only)"
+    copy_package = next(i for i, line in enumerate(lines) if line.startswith("COPY lambda_app/"))
+    assert lines.index(DOCKERFILE_COMPILE) > copy_package, "compile after the package is copied"
