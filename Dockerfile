@@ -10,7 +10,7 @@
 #
 # The base image: the tag moves (AWS republishes it with patches); pin it by
 # digest, keeping the tag for the reader (docs/infrastructure.md, "The base image"):
-#   docker buildx imagetools inspect public.ecr.aws/lambda/python:3.12-arm64 --format '{{json .Manifest.Digest}}'
+#   docker buildx imagetools inspect public.ecr.aws/lambda/python:3.12-arm64   (its "Digest:" line)
 #   (or: crane digest public.ecr.aws/lambda/python:3.12-arm64)
 #   --build-arg BASE_IMAGE=public.ecr.aws/lambda/python:3.12-arm64@sha256:<digest>, or that as the default below.
 #

@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tests.runtime.runtime_api import RuntimeApi
+from tests.runtime.runtime_api import Outcome, RuntimeApi, RuntimeApiError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_REQUIREMENTS = REPO_ROOT / "requirements" / "lambda.txt"
@@ -62,7 +62,7 @@ REPORT: list[str] = []
 
 def required(reason: str) -> NoReturn:
     """Skip for what this machine lacks; fail instead under CI (``CI=true`` or ``REQUIRE_INFRA_CHECKS=1``)."""
-    if os.environ.get("CI", "").lower() == "true" or os.environ.get("REQUIRE_INFRA_CHECKS") == "1":
+    if os.environ.get("CI", "").lower() in {"true", "1"} or os.environ.get("REQUIRE_INFRA_CHECKS") == "1":
         pytest.fail(f"{reason} (required under CI: CI=true or REQUIRE_INFRA_CHECKS=1)", pytrace=False)
     pytest.skip(reason)
 
@@ -257,8 +257,11 @@ class Function:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def invoke(self, event: Any, timeout: float = 120) -> Any:
-        return self.api.invoke(event, timeout=timeout, alive=self.alive)
+    def invoke(self, event: Any, timeout: float = 120) -> Outcome:
+        try:
+            return self.api.invoke(event, timeout=timeout, alive=self.alive)
+        except RuntimeApiError as exc:
+            pytest.fail(f"{exc}\n{self.output()}", pytrace=False)
 
     def logs(self) -> list[dict[str, Any]]:
         """The JSON lines the function printed (Powertools' logger); other lines are left out."""
