@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.runtime.runtime_api import Outcome, RuntimeApi, RuntimeApiError
 
@@ -38,13 +40,14 @@ WRITE_AUDIT = Path(__file__).with_name("write_audit.py")
 VENV_CACHE = REPO_ROOT / ".venv-runtime"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 
-PYTHON = (3, 12)  # the base image's (public.ecr.aws/lambda/python:3.12-arm64; test_image_definition checks it)
+PYTHON = (3, 12)  # the base image's: public.ecr.aws/lambda/python:3.12-arm64 (test_pins.py checks the Dockerfile)
 HANDLER = "lambda_app.handler.lambda_handler"  # the Dockerfile's CMD
 # What the Dockerfile copies into $LAMBDA_TASK_ROOT (tests/unit/test_layering.py pins the COPY lines).
 TASK_ROOT_CONTENT = ("lambda_app", "queries")
-# The Dockerfile compiles the package at build time: the task root is read-only when the function runs.
-COMPILE_ARGS = ("-m", "compileall", "-q", "--invalidation-mode", "checked-hash")
+# The Dockerfile compiles the package at build time (the task root is read-only when the function runs);
+# test_pins.py checks the Dockerfile has this line, make_task_root runs the same arguments.
 DOCKERFILE_COMPILE = 'RUN python -m compileall -q --invalidation-mode checked-hash "${LAMBDA_TASK_ROOT}/lambda_app"'
+COMPILE_ARGS = tuple(shlex.split(DOCKERFILE_COMPILE)[2:-1])  # -m compileall ... without RUN python and the path
 # pip settings kept from the environment; the rest of this machine's pip configuration (extra indexes,
 # find-links, constraints) is left out, so pip resolves from the index the image's build uses.
 _PIP_ENV_KEPT = (
@@ -201,7 +204,7 @@ def installed(venv_python: Path) -> dict[str, str]:
     listed = run_checked(
         [str(venv_python), "-m", "pip", "list", "--format=json"], timeout=60, what="pip list", env=pip_env()
     ).stdout
-    return {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads(listed)}
+    return {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed)}
 
 
 # --------------------------------------------------------------------------- the task root
