@@ -48,6 +48,6 @@ bench: install  ## benchmark the core against naive pandas and DuckDB at 1M, 5M,
 	$(BIN)/orders-analytics bench
 
 clean:  ## remove virtualenvs and caches
-	rm -rf $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache demo-output bench-data
+	rm -rf $(VENV) .venv-checkov .venv-runtime .pytest_cache .mypy_cache .ruff_cache demo-output bench-data
 
 -include mk/infra.mk

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from orders_tools import s3_events
-from orders_tools.emulator import LocalAws
+from orders_tools.emulator import INPUT_BUCKET, LocalAws
 from tests.helpers import CANONICAL_HEADER, EVENT_TIME, csv_bytes, line
 from tests.runtime import harness
 from tests.runtime.harness import (
@@ -195,7 +195,7 @@ def test_an_sqs_batch_with_a_bad_file_reports_no_item_failure_and_records_the_fi
         for f in processed(run, run.batch)["files"]
     }
     assert files == {GOOD_B: ("loaded", None, 4, 1), NO_QUANTITY: ("rejected_file", "missing_columns", 0, 0)}
-    assert f"errors/{DAY}/{NO_QUANTITY}.json" in run.output_keys
+    assert f"errors/{DAY}/{INPUT_BUCKET}/{NO_QUANTITY}.json" in run.output_keys
     assert {f"analytics/{DAY}/{name}.csv" for name in ("most_profitable_region", "orders_by_category")} <= set(
         run.output_keys
     )
