@@ -33,7 +33,7 @@ typecheck: install  ## mypy --strict on lambda_app
 	$(BIN)/mypy
 
 test: install infra-tools lint typecheck  ## everything CI runs: lint, types, unit, integration, infra checks
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 unit: install  ## fast tests, no network
 	$(BIN)/pytest tests/unit

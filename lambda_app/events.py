@@ -13,7 +13,8 @@ answer for (an SQS message, or the whole invocation otherwise), each with the
 objects to load and the records skipped, with a reason. A malformed record is
 skipped with a logged reason and never stops the records beside it. S3
 notifications URL-encode keys (spaces as ``+``): they are decoded with
-``unquote_plus``; EventBridge events carry the key as it is.
+``unquote_plus``, for EventBridge's ``detail.object.key`` too (as Powertools'
+``S3EventBridgeNotificationObject.key`` does).
 
 Uses AWS Lambda Powertools' typed views of each envelope.
 """
@@ -167,7 +168,7 @@ def _eventbridge(document: dict[str, Any], message: Message) -> None:
             message.skipped.append(Skipped(None, f"event {event.detail_type} is not an object creation"))
             return
         detail = event.detail
-        bucket, key = detail.bucket.name, detail.object.key  # EventBridge does not URL-encode keys
+        bucket, key = detail.bucket.name, detail.object.key  # Powertools decodes it (unquote_plus)
         checked = _object_key_skip(bucket, key)
         if checked is not None:
             message.skipped.append(checked)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from botocore.exceptions import ClientError
 
 from lambda_app import paths
 from orders_tools import s3_events
@@ -234,3 +235,39 @@ def test_b8_a_quantitys_verdict_never_depends_on_its_neighbours(aws: World) -> N
     mixed = aws.deliver(aws.object_created_event("mixed.csv", head, EVENT_TIME))
     assert alone["files"][0]["rows_loaded"] == 1
     assert mixed["files"][0]["rows_loaded"] == 2
+
+
+def test_b10_an_sqs_batch_answers_only_the_messages_that_must_be_retried(aws: World) -> None:
+    """Expected: a batch of four messages (a good file, a file whose Parquet write fails transiently, a body
+    that is not JSON, and an SNS-wrapped notification of another good file) loads both good files, skips
+    the malformed message (it can never succeed) and reports exactly the failing message in
+    ``batchItemFailures``, so the queue redelivers that one alone."""
+    bodies = []
+    for key in ("good.csv", "flaky.csv", "sns.csv"):
+        head = aws.upload(key, csv_bytes(line(f"{key}-1")))
+        bodies.append(aws.object_created_event(key, head, EVENT_TIME))
+    sns = {"Type": "Notification", "MessageId": "m-1", "Message": json.dumps(bodies[2])}
+    batch = s3_events.sqs_batch(bodies[0], bodies[1], {"not": "an event"}, sns)
+    batch["Records"][2]["body"] = "not json {"
+    flaky = f"/{paths.source_id(aws.input_bucket, 'flaky.csv')}_"
+
+    def fail_flaky(_bucket: str, key: str, *_: Any, **__: Any) -> None:
+        if key.startswith("dataset/") and flaky in key:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "injected"}}, "PutObject")
+
+    wrap(aws).before("put", fail_flaky)
+    answer = aws.deliver(batch)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    assert rows(aws) == [("good.csv", "good.csv-1"), ("sns.csv", "sns.csv-1")]
+
+
+def test_b11_a_record_with_a_malformed_time_never_stops_the_good_record_beside_it(aws: World) -> None:
+    """Expected: in one notification, a record whose eventTime is not a time is skipped with a reason; the
+    good record in the same event loads, and the invocation does not fail."""
+    head = aws.upload("good.csv", csv_bytes(line("T-1")))
+    event = aws.object_created_event("good.csv", head, EVENT_TIME)
+    broken = json.loads(json.dumps(event["Records"][0]))
+    broken["eventTime"] = "not a time"
+    summary = aws.deliver({"Records": [broken, event["Records"][0]]})
+    assert [f["status"] for f in summary["files"]] == ["loaded"]
+    assert summary["skipped"][0]["reason"].startswith("malformed_record")

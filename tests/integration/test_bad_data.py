@@ -466,9 +466,9 @@ def test_formula_like_text_is_neutralised_in_reports_but_stored_as_is(aws: Local
 
 
 def test_each_kind_of_bad_row_is_rejected_with_its_reason_and_good_rows_load(aws: LocalAws) -> None:
-    """Expected: 30 good + 10 bad rows (one per reason) = 25 % rejected, exactly MAX_REJECT_RATIO, so the
-    file loads (only a larger share is a bad file). The rejects CSV holds the 10 rows with original values;
-    the manifest counts each under its reason and reconciles 40 = 30 + 10."""
+    """Expected: 33 good + 11 bad rows (one per reason) = 25 % rejected, exactly MAX_REJECT_RATIO, so the
+    file loads (only a larger share is a bad file). The rejects CSV holds the 11 rows with original values;
+    the manifest counts each under its reason and reconciles 44 = 33 + 11."""
     bad = {
         "missing_order_id": line(""),
         "missing_region": line("r", region=""),
@@ -479,23 +479,24 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason_and_good_rows_load(aws
         "invalid_list_price": line("lp", price="12,50".join('""')),
         "invalid_quantity": line("q", quantity="1.5"),
         "invalid_discount_percent": line("dp", discount="100.5"),
+        "invalid_profit": line("pf", price="1e308", quantity="10"),  # finite inputs, an infinite profit
         "malformed_row": "M-1,2023-09-05,too,few,fields",
     }
     assert sorted(bad) == sorted(REASONS)
-    good = [line(f"G{i}") for i in range(30)]
+    good = [line(f"G{i}") for i in range(33)]
     summary = upload_and_deliver(aws, "mixed.csv", csv_bytes(*good[:15], *bad.values(), *good[15:]))
     assert only_file(summary) == {
         "key": "mixed.csv",
         "status": "loaded",
         "reason": None,
-        "rows_read": 40,
-        "rows_loaded": 30,
-        "rows_rejected": 10,
+        "rows_read": 44,
+        "rows_loaded": 33,
+        "rows_rejected": 11,
     }
     document = manifest(aws, "mixed.csv")
     assert document["rejected_by_reason"] == dict.fromkeys(sorted(REASONS), 1)
     assert rejects_key(aws, "mixed.csv") in document["objects_written"]
-    assert [r[0] for r in rows(aws, "order_id")] == sorted(f"G{i}" for i in range(30))
+    assert [r[0] for r in rows(aws, "order_id")] == sorted(f"G{i}" for i in range(33))
 
     rejected = csv_rows(read_output(aws, rejects_key(aws, "mixed.csv")))
     assert list(rejected[0]) == REJECTS_SCHEMA.names

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from lambda_app.errors import ConfigurationError
@@ -37,3 +41,32 @@ def test_prefixes_are_normalised_to_one_trailing_slash() -> None:
 def test_invalid_configuration_is_a_clear_error(env: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("ROWS_PER_FILE", "0", "from 1 to 10000000"),
+        ("CSV_BLOCK_BYTES", "1", "from 1024 to 1073741824"),
+        ("CSV_BLOCK_BYTES", str(10**13), "from 1024 to 1073741824"),
+        ("MAX_REJECT_RATIO", "2", "from 0 to 1"),
+        ("MAX_OBJECT_BYTES", "-5", "from 1 to"),
+        ("LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("REPORT_ENGINE", "spark", "local, athena"),
+    ],
+)
+def test_configuration_nonsense_names_the_variable_and_what_it_allows(name: str, value: str, allowed: str) -> None:
+    """Expected: a ConfigurationError whose message names the variable and its allowed range or values."""
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({"OUTPUT_BUCKET": "out", name: value})
+    assert name in str(refused.value) and allowed in str(refused.value)
+
+
+def test_a_missing_output_bucket_fails_the_cold_start_with_its_name() -> None:
+    """Expected: importing the handler (Lambda's INIT) without OUTPUT_BUCKET raises ConfigurationError
+    naming it, instead of failing every event later."""
+    env = {k: v for k, v in os.environ.items() if k != "OUTPUT_BUCKET"}
+    code = "import lambda_app.handler"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode != 0
+    assert "ConfigurationError" in result.stderr and "OUTPUT_BUCKET" in result.stderr
