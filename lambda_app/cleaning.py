@@ -11,12 +11,13 @@ from __future__ import annotations
 import codecs
 import csv
 import dataclasses
+import encodings.cp1252
 import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, TypeVar
+from typing import IO, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -24,8 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from lambda_app.arrays import one_array
-from lambda_app.errors import EmptyFileError, UnreadableFileError
-from lambda_app.schema import INPUT_COLUMNS, MEMORY_SCHEMA, MISSING_SHIP_MODES, map_header
+from lambda_app.errors import EmptyFileError, MissingColumnsError, UnreadableFileError
+from lambda_app.schema import INPUT_COLUMNS, MEMORY_SCHEMA, MISSING_SHIP_MODES, map_header, normalize_header
 
 # Reject reasons, in the order rows are checked. A row's `reject_reason` lists
 # every reason that applies, separated by "; "; the run manifest counts each
@@ -60,6 +61,55 @@ _ISO_DATE = r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"
 _US_DATE = r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})$"
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _SNIFF_BYTES = 1 << 20
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_HEADER_SEARCH_LINES = 6  # a title or blank lines above the header (spreadsheet exports) are skipped up to this
+_KNOWN = frozenset(INPUT_COLUMNS)
+_HEADER_LIKE = 3  # a line naming this many known columns is a header (with columns missing), not a title
+_CONTROL_BYTES = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")  # never in text, often in binary data
+
+# Windows-1252 as WHATWG defines it (what browsers and Excel read): the five bytes cp1252 leaves undefined
+# (0x81, 0x8D, 0x8F, 0x90, 0x9D) decode to the C1 control characters of the same number instead of failing.
+# Registered as a codec because pyarrow's CSV reader transcodes through Python codecs by name.
+WINDOWS_1252 = "x-orders-windows-1252"
+
+
+def _c1_controls(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+class _Windows1252Decoder(encodings.cp1252.IncrementalDecoder):
+    def __init__(self, errors: str = "strict") -> None:
+        super().__init__("orders-c1-controls")
+
+
+def _find_codec(name: str) -> codecs.CodecInfo | None:
+    if name.replace("-", "_") != WINDOWS_1252.replace("-", "_"):
+        return None
+    return codecs.CodecInfo(
+        name=WINDOWS_1252,
+        encode=encodings.cp1252.Codec().encode,
+        decode=lambda data, errors="strict": codecs.charmap_decode(
+            data, "orders-c1-controls", encodings.cp1252.decoding_table
+        ),
+        incrementalencoder=encodings.cp1252.IncrementalEncoder,
+        incrementaldecoder=_Windows1252Decoder,
+    )
+
+
+codecs.register_error("orders-c1-controls", _c1_controls)
+codecs.register(_find_codec)
+
+# One CSV record as Python's csv module (excel dialect, non-strict) reads it: a field is quoted (a quote
+# opens it only at the field's start; "" inside; anything after the closing quote belongs to the field) or
+# unquoted (quotes inside are plain characters); a record ends at CRLF, CR or LF outside quotes. Atomic
+# groups and possessive repeats: no backtracking, linear time.
+_FIELD = rb'(?>"(?>[^"]|"")*+"[^,\r\n]*+|(?:[^,"\r\n][^,\r\n]*+)?)'
+_RECORD = _FIELD + rb"(?:," + _FIELD + rb")*+(?:\r\n|\r|\n)"
+_ONE_RECORD = re.compile(_RECORD)
+_RECORDS = re.compile(rb"(?>" + _RECORD + rb")*+")
 
 T = TypeVar("T")
 
@@ -81,8 +131,10 @@ class CsvLayout:
     # False: the fast parser (about twice as fast); a quoted line break then shows up as a
     # malformed row, and the file is read again with True (see ``ReparseNeeded``).
     newlines_in_values: bool = False
-    # True when the whole file is one header line without a line break: no data rows to read.
-    header_only: bool = False
+    # Where the data starts (bytes after the UTF-8 BOM, blank or title lines and the header record).
+    data_offset: int = 0
+    # The header's line (1 for most files; more when blank or title lines come first).
+    header_line: int = 1
 
 
 @dataclass
@@ -96,29 +148,63 @@ class CleanBatch:
 
 
 def sniff_layout(head: bytes) -> CsvLayout:
-    """Read the header row from the first bytes of a file.
+    """Find and read the header record in the first bytes of a file.
 
     Decides the encoding (UTF-8 with or without BOM, else Windows-1252) and
-    maps the header; raises an ``InputFileError`` subclass for an empty or
-    binary file or a header missing required columns.
+    maps the header. The header is a CSV record like any other (a quoted cell
+    may hold a line break). Blank lines, lines of commas only and up to a few
+    title lines above it are skipped. Raises an ``InputFileError`` subclass for
+    an empty or binary file, or when no line maps to the required columns
+    (the message is about the first non-blank line, and says no later one did).
     """
-    if not head.strip(b"\xef\xbb\xbf\r\n\t "):
+    start = len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
+    if not head[start:].strip(b"\r\n\t ,"):
         raise EmptyFileError("the object is empty: no header row")
     if b"\x00" in head:
         raise UnreadableFileError("the object contains NUL bytes: binary data, not a CSV file")
-    line_break = re.search(rb"[\r\n]", head)  # a lone CR ends a line too (old Mac exports)
-    end = line_break.start() if line_break else len(head)
-    if line_break is None and len(head) >= _SNIFF_BYTES:
-        raise UnreadableFileError("no line break in the first MiB: not a CSV file, or the header line is too long")
-    line = head[:end]
-    encoding = detect_encoding(head)
-    text = line.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    if len(_CONTROL_BYTES.findall(head)) > 0.01 * len(head):
+        raise UnreadableFileError("more than 1% of the first bytes are control characters: binary data, not a CSV file")
+    encoding = detect_encoding(head[start:])
+    position, first_problem, line = start, None, 0
+    while line < _HEADER_SEARCH_LINES and position < len(head):
+        match = _ONE_RECORD.match(head, position)
+        if match is not None:
+            end = match.end()
+        elif len(head) < _SNIFF_BYTES:
+            end = len(head)  # the file's last line, without a line break
+        else:
+            raise UnreadableFileError("no record end in the first MiB: not a CSV file, or the header is too long")
+        line += 1
+        cells = _cells(head[position:end], encoding)
+        position = end
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line, or commas only (spreadsheets pad exports with them)
+        try:
+            positions = map_header(cells)
+        except MissingColumnsError as exc:
+            if sum(normalize_header(cell) in _KNOWN for cell in cells) >= _HEADER_LIKE:
+                raise  # a header, with columns missing
+            first_problem = first_problem or exc
+            continue
+        return CsvLayout(positions, encoding, len(cells), data_offset=end, header_line=line)
+    if first_problem is None:
+        raise EmptyFileError("the object holds no header row")
+    raise MissingColumnsError(
+        f"{first_problem} (the first non-blank line is not a header, and none of the first"
+        f" {_HEADER_SEARCH_LINES} lines is)"
+    ) from first_problem
+
+
+def _cells(record: bytes, encoding: str) -> list[str]:
     try:
-        header = next(csv.reader([text]), [])
+        return next(csv.reader(io.StringIO(record.decode(_codec(encoding)), newline="")), [])
     except csv.Error as exc:  # e.g. a header cell longer than the csv module's field limit (128 KiB)
         raise UnreadableFileError(f"the header row cannot be parsed: {exc}") from exc
-    positions = map_header(header)
-    return CsvLayout(positions=positions, encoding=encoding, field_count=len(header), header_only=line_break is None)
+
+
+def _codec(encoding: str) -> str:
+    """The codec that decodes bytes labelled ``encoding`` here (UTF-16 input is transcoded to UTF-8 first)."""
+    return WINDOWS_1252 if encoding == "cp1252" else "utf-8"
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -130,11 +216,7 @@ def detect_encoding(sample: bytes) -> str:
         pass
     else:
         return "utf-8"
-    try:
-        sample.decode("cp1252")
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError("the object is neither UTF-8 nor Windows-1252 text") from exc
-    return "cp1252"
+    return "cp1252"  # every byte sequence is Windows-1252 text (WHATWG's definition: see WINDOWS_1252)
 
 
 class ReparseNeeded(Exception):
@@ -203,8 +285,9 @@ class _PieceCleaner:
             try:
                 table = self.parse(piece, read_options, types)
             except pa.ArrowInvalid as exc:
-                message = str(exc)
-                if "invalid UTF8" in message and layout.encoding == "utf-8":
+                message = _without_row_text(str(exc))
+                if layout.encoding == "utf-8" and ("invalid UTF8" in message or not _is_utf8(piece)):
+                    # Also when pyarrow could not hand a malformed row to the handler as UTF-8 text.
                     raise Utf8Fallback(dataclasses.replace(layout, encoding="cp1252"), message) from exc
                 if "Empty CSV file" in message:
                     return None
@@ -213,7 +296,7 @@ class _PieceCleaner:
                 raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
             if self.malformed and not layout.newlines_in_values:
                 raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
-            raw = table.rename_columns([self.by_position[n] for n in table.column_names])
+            raw = _without_blank_rows(table.rename_columns([self.by_position[n] for n in table.column_names]))
             if not raw.num_rows:
                 return None
             try:
@@ -238,17 +321,14 @@ def iter_clean_batches(
     limit. Every row read ends up either in a batch's ``good`` table (typed,
     with ``MEMORY_SCHEMA``) or in its ``rejects`` table with a reason.
     """
-    if layout.header_only:
-        return
+    _skip(stream, layout.data_offset)
     cleaner = _PieceCleaner(layout, source_key=source_key, ingested_at=ingested_at)
-    column_names = [f"f{i}" for i in range(layout.field_count)]
-    for index, piece in enumerate(iter_pieces(stream, block_size)):
-        read_options = pv.ReadOptions(
-            column_names=column_names,
-            skip_rows=1 if index == 0 else 0,
-            block_size=max(1 << 20, min(block_size, 8 << 20)),  # parallel parse within a piece
-            encoding=layout.encoding,
-        )
+    read_options = pv.ReadOptions(
+        column_names=[f"f{i}" for i in range(layout.field_count)],
+        block_size=max(1 << 20, min(block_size, 8 << 20)),  # parallel parse within a piece
+        encoding=_codec(layout.encoding),
+    )
+    for piece in iter_pieces(stream, block_size, exact=layout.newlines_in_values):
         batch = cleaner.clean(piece, read_options)
         del piece
         if batch is not None:
@@ -258,14 +338,61 @@ def iter_clean_batches(
             cleaner.malformed.clear()
 
 
-def iter_pieces(stream: IO[bytes], size: int) -> Iterator[memoryview]:
+def _without_row_text(message: str) -> str:
+    """pyarrow's parse error without the row it quotes ("Expected 16 columns, got 3: a,b,c" -> "... got 3")."""
+    head, found, _ = message.partition(" columns, got ")
+    if found:
+        count = re.match(r"\d+", _)
+        return f"{head}{found}{count.group(0) if count else ''}"
+    return message.split("\n", 1)[0][:200]
+
+
+def _is_utf8(piece: memoryview) -> bool:
+    try:
+        codecs.decode(piece, "utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _without_blank_rows(raw: pa.Table) -> pa.Table:
+    """``raw`` without lines of empty cells only (",,,,": spreadsheets pad exports with them): empty lines, not rows."""
+    if not raw.num_rows or "order_id" not in raw.column_names:
+        return raw
+    order_id = raw.column("order_id")
+    if not pc.any(pc.fill_null(pc.equal(pc.cast(order_id, pa.string()), ""), True)).as_py():
+        return raw  # the usual case, decided on one column: every row has an order id
+    blank: pa.Array | pa.ChunkedArray | None = None
+    for column in raw.columns:
+        empty = pc.is_null(column)
+        if pa.types.is_string(column.type) or pa.types.is_dictionary(column.type):
+            empty = pc.or_kleene(empty, pc.equal(pc.cast(column, pa.string()), ""))
+        blank = empty if blank is None else pc.and_kleene(blank, empty)
+    assert blank is not None
+    blank = pc.fill_null(blank, False)
+    return raw.filter(pc.invert(blank)) if pc.any(blank).as_py() else raw
+
+
+def _skip(stream: IO[bytes], count: int) -> None:
+    while count > 0:
+        skipped = len(stream.read(min(count, 1 << 20)))
+        if not skipped:
+            return
+        count -= skipped
+
+
+def iter_pieces(stream: IO[bytes], size: int, *, exact: bool = False) -> Iterator[memoryview]:
     """Cut a CSV byte stream into pieces of about ``size`` bytes, each ending at a record end.
 
-    A record ends at a line break outside quotes. CSV escapes a quote inside a
-    quoted field by doubling it, so a position is outside quotes exactly when
-    the number of ``"`` before it is even. A record longer than ``size`` (or
-    an unbalanced quote) that leaves no cut within ``2 * size`` bytes is a
-    permanent ``UnreadableFileError``.
+    A record ends at a line break (CRLF, CR or LF) outside quotes. The fast
+    cut (``exact=False``) counts quotes: a position is outside quotes when the
+    number of ``"`` before it is even, which holds for files that quote whole
+    fields; a stray quote inside an unquoted field (``12" Shelf``) breaks it,
+    but then the piece does not parse cleanly and the file is read again in
+    careful mode, whose cut (``exact=True``) follows Python's csv module
+    record by record (:data:`_RECORDS`, about 100 MB/s). A record longer than
+    ``size`` (or an unbalanced quote) that leaves no cut within ``2 * size``
+    bytes is a permanent ``UnreadableFileError``; so is a NUL byte anywhere.
 
     Every piece is a view of one reused buffer, valid only until the next
     piece is asked for (``pyarrow.csv.read_csv`` copies what it keeps): the
@@ -274,14 +401,17 @@ def iter_pieces(stream: IO[bytes], size: int) -> Iterator[memoryview]:
     """
     buffer = bytearray(3 * size)
     filled = 0  # buffer[:filled] holds bytes read but not yet handed out
+    last_end = _last_record_end_exact if exact else _last_record_end
     while True:
         read = _read_into(stream, memoryview(buffer)[filled : filled + size])
         if not read:
             if filled:
                 yield memoryview(buffer)[:filled]
             return
+        if buffer.find(b"\x00", filled, filled + read) >= 0:
+            raise UnreadableFileError("the object contains NUL bytes: binary data, not a CSV file")
         filled += read
-        cut = _last_record_end(buffer, filled)
+        cut = last_end(buffer, filled)
         if cut <= 0:
             if filled >= 2 * size:
                 raise UnreadableFileError(
@@ -304,12 +434,17 @@ def _read_into(stream: IO[bytes], view: memoryview) -> int:
         return len(data)
 
 
+def _previous_line_break(buffer: bytes | bytearray, end: int) -> int:
+    """Index of the last CR or LF in ``buffer[:end]``, or -1."""
+    return max(buffer.rfind(b"\n", 0, end), buffer.rfind(b"\r", 0, end))
+
+
 def _last_record_end(buffer: bytes | bytearray, stop: int) -> int:
-    """Index just after the last line break outside quotes in ``buffer[:stop]``, or 0 when there is none."""
+    """Index just after the last line break with an even number of quotes before it, or 0 when there is none."""
     if buffer.find(b'"', 0, stop) < 0:  # no quotes at all (most pieces of most exports): a memchr, not a count
-        return buffer.rfind(b"\n", 0, stop) + 1
+        return _previous_line_break(buffer, stop) + 1
     total = buffer.count(b'"', 0, stop)
-    position = buffer.rfind(b"\n", 0, stop)
+    position = _previous_line_break(buffer, stop)
     quotes_after = 0
     end = stop
     while position >= 0:
@@ -317,8 +452,14 @@ def _last_record_end(buffer: bytes | bytearray, stop: int) -> int:
         if (total - quotes_after) % 2 == 0:
             return position + 1
         end = position
-        position = buffer.rfind(b"\n", 0, position)
+        position = _previous_line_break(buffer, position)
     return 0
+
+
+def _last_record_end_exact(buffer: bytes | bytearray, stop: int) -> int:
+    """Index just after the last whole record of ``buffer[:stop]`` read as Python's csv module reads it."""
+    match = _RECORDS.match(buffer, 0, stop)
+    return match.end() if match else 0
 
 
 def _careful(layout: CsvLayout) -> CsvLayout:
@@ -576,24 +717,69 @@ def _conform_rejects(table: pa.Table) -> pa.Table:
 
 
 def read_with_retries(
-    stream: IO[bytes], attempt: Callable[[CsvLayout], T], on_retry: Callable[[ReparseNeeded], None]
+    stream: IO[bytes], attempt: Callable[[IO[bytes], CsvLayout], T], on_retry: Callable[[ReparseNeeded], None]
 ) -> tuple[T, CsvLayout]:
     """Sniff the header, then run ``attempt`` over the whole stream, again from the start when the file requires it.
 
-    The fast parser is tried first; a file that needs the careful one (quoted
-    line breaks, malformed rows) or another encoding raises ``ReparseNeeded``,
-    ``on_retry`` drops what the pass produced, and the next pass uses the
-    layout it names. Returns the last pass's result and its layout.
+    A UTF-16 file (with a BOM) is transcoded to UTF-8 on the way in, so
+    ``attempt`` gets the stream to read. The fast parser is tried first; a
+    file that needs the careful one (quoted line breaks, malformed rows, a
+    stray quote) or another encoding raises ``ReparseNeeded``, ``on_retry``
+    drops what the pass produced, and the next pass uses the layout it names.
+    Returns the last pass's result and its layout.
     """
-    layout = sniff_layout(read_head(stream))
-    for _ in range(3):
-        stream.seek(0)
+    stream.seek(0)
+    utf16 = stream.read(2) in _UTF16_BOMS
+    stream.seek(0)
+    text = cast(IO[bytes], _Utf16AsUtf8(stream)) if utf16 else stream
+    layout = sniff_layout(read_head(text))
+    if utf16:
+        layout = dataclasses.replace(layout, encoding="utf-16")
+    for _ in range(4):  # fast; careful; Windows-1252; Windows-1252 careful
+        text.seek(0)
         try:
-            return attempt(layout), layout
+            return attempt(text, layout), layout
         except ReparseNeeded as again:
             on_retry(again)
             layout = again.layout
     raise UnreadableFileError("the CSV could not be parsed with any supported setting")
+
+
+class _Utf16AsUtf8(io.RawIOBase):
+    """A UTF-16 byte stream (BOM first) read as UTF-8: decoded and encoded again piece by piece."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self.seek(0)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if (offset, whence) != (0, io.SEEK_SET):
+            raise io.UnsupportedOperation("a transcoded stream seeks to its start only")
+        self._inner.seek(0)
+        self._decoder = codecs.getincrementaldecoder("utf-16")()
+        self._pending = b""
+        return 0
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(target).cast("B")
+        while len(self._pending) < len(view):
+            raw = self._inner.read(max(len(view), 1 << 16))
+            try:
+                self._pending += self._decoder.decode(raw, final=not raw).encode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UnreadableFileError(f"the UTF-16 text is broken: {exc.reason}") from exc
+            if not raw:
+                break
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
 
 
 def read_all(data: bytes, *, source_key: str, ingested_at: datetime, block_size: int = 1 << 20) -> list[CleanBatch]:
@@ -601,8 +787,8 @@ def read_all(data: bytes, *, source_key: str, ingested_at: datetime, block_size:
     stream = io.BytesIO(data)
     batches, _ = read_with_retries(
         stream,
-        lambda layout: list(
-            iter_clean_batches(stream, layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size)
+        lambda text, layout: list(
+            iter_clean_batches(text, layout, source_key=source_key, ingested_at=ingested_at, block_size=block_size)
         ),
         lambda _: None,  # nothing to drop: the batches of a failed pass are never returned
     )

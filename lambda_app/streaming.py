@@ -67,8 +67,8 @@ def load_stream(stream: IO[bytes], source: Source, sink: Sink, load: LoadCounts)
             os.unlink(load.rejects_file)
         load.reset()
 
-    def attempt(layout: CsvLayout) -> None:
-        stream_file(stream, layout, source, sink, load)
+    def attempt(text: IO[bytes], layout: CsvLayout) -> None:
+        stream_file(text, layout, source, sink, load)
 
     _, layout = read_with_retries(stream, attempt, restart)
     load.encoding = layout.encoding
