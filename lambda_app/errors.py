@@ -68,6 +68,15 @@ class TooManyRejectsError(InputFileError):
     reason = "too_many_rejects"
 
 
+class RejectsTooLargeError(InputFileError):
+    """The rejected rows outgrow what may be spooled to local disk (``MAX_REJECTS_BYTES``, or the disk is full).
+
+    Permanent: the file is refused with an error record instead of failing on every retry.
+    """
+
+    reason = "rejects_too_large"
+
+
 class ObjectAccessDeniedError(InputFileError):
     """S3 answered 403 to the object's HEAD: with a prefix-conditioned ``s3:ListBucket`` AWS answers 403,
     not 404, for a key that does not exist, so a missing object and a missing permission look alike here."""

@@ -35,6 +35,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "MAX_OBJECT_BYTES": (1, 5 * 1024**4),  # S3's largest object
     "CSV_BLOCK_BYTES": (1024, 1024**3),  # each piece is held in memory a few times
     "ROWS_PER_FILE": (1, 10_000_000),  # each Parquet object is built in memory
+    "MAX_REJECTS_BYTES": (1024, 10 * 1024**3),  # Lambda's ephemeral storage is 512 MiB to 10 GiB
 }
 
 
@@ -67,6 +68,7 @@ class Settings:
     max_reject_ratio: float = 0.25
     block_size_bytes: int = 16 * 1024**2
     rows_per_file: int = 500_000
+    max_rejects_bytes: int = 256 * 1024**2  # spooled to /tmp (512 MiB by default in Lambda) before the upload
     report_engine: ReportEngine = "local"
     athena_workgroup: str = "primary"
     log_level: str = "INFO"
@@ -104,6 +106,7 @@ class Settings:
             max_reject_ratio=_ratio(env, "MAX_REJECT_RATIO", cls.max_reject_ratio),
             block_size_bytes=_int(env, "CSV_BLOCK_BYTES", cls.block_size_bytes),
             rows_per_file=_int(env, "ROWS_PER_FILE", cls.rows_per_file),
+            max_rejects_bytes=_int(env, "MAX_REJECTS_BYTES", cls.max_rejects_bytes),
             report_engine=engine,
             athena_workgroup=text("ATHENA_WORKGROUP", cls.athena_workgroup),
             log_level=level,

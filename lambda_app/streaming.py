@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from lambda_app.cleaning import CleanBatch, CsvLayout, ReparseNeeded, iter_clean_batches, read_with_retries
-from lambda_app.errors import ReconciliationError
+from lambda_app.errors import ReconciliationError, RejectsTooLargeError
 from lambda_app.logs import logger
 from lambda_app.model import LoadCounts
 
@@ -34,6 +34,7 @@ class Source:
     ingested_at: datetime
     block_size: int
     rows_per_file: int
+    max_rejects_bytes: int = 256 * 1024**2
 
 
 class Sink(Protocol):
@@ -85,7 +86,7 @@ def stream_file(stream: IO[bytes], layout: CsvLayout, source: Source, sink: Sink
     """
     pending: list[pa.Table] = []
     pending_rows = 0
-    rejects = _RejectsSpool()
+    rejects = _RejectsSpool(source.max_rejects_bytes)
     writer = _Worker(load, max_in_flight=1)  # each write holds ROWS_PER_FILE rows twice (and its sorted copy)
     watcher = _Worker(load, max_in_flight=2)
     try:
@@ -172,9 +173,14 @@ def sort_by_order_date(tables: list[pa.Table]) -> pa.Table:
 
 
 class _RejectsSpool:
-    """Rejected rows streamed to a local CSV file (Lambda's /tmp), uploaded only on completion."""
+    """Rejected rows streamed to a local CSV file (Lambda's /tmp), uploaded only on completion.
 
-    def __init__(self) -> None:
+    Bounded: past ``max_bytes``, or when the disk is full, the file is refused as a whole
+    (``RejectsTooLargeError``, permanent) instead of failing the same way on every retry.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
         self._path: str | None = None
         self._writer: pv.CSVWriter | None = None
         self._sink: pa.OSFile | None = None
@@ -182,12 +188,22 @@ class _RejectsSpool:
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        if self._writer is None:
-            handle, self._path = tempfile.mkstemp(prefix="rejects-", suffix=".csv")
-            os.close(handle)
-            self._sink = pa.OSFile(self._path, "wb")
-            self._writer = pv.CSVWriter(self._sink, table.schema)
-        self._writer.write_table(table)
+        try:
+            if self._writer is None:
+                handle, self._path = tempfile.mkstemp(prefix="rejects-", suffix=".csv")
+                os.close(handle)
+                self._sink = pa.OSFile(self._path, "wb")
+                self._writer = pv.CSVWriter(self._sink, table.schema)
+            self._writer.write_table(table)
+        except OSError as exc:  # ENOSPC and friends (pyarrow raises OSError subclasses for I/O errors)
+            raise RejectsTooLargeError(
+                f"the rejected rows could not be spooled to local disk: {exc.strerror or exc}"
+            ) from exc
+        assert self._sink is not None
+        if self._sink.tell() > self._max_bytes:
+            raise RejectsTooLargeError(
+                f"the rejected rows pass MAX_REJECTS_BYTES ({self._max_bytes} bytes); nothing was loaded"
+            )
 
     def close(self) -> str | None:
         if self._writer is not None and self._sink is not None:

@@ -245,6 +245,7 @@ class UnitOfWork:
                 ingested_at=event.event_time.astimezone(UTC),
                 block_size=settings.block_size_bytes,
                 rows_per_file=settings.rows_per_file,
+                max_rejects_bytes=settings.max_rejects_bytes,
             )
             load_stream(stream, source, sink, load)
         if load.rows_read and load.rows_rejected > settings.max_reject_ratio * load.rows_read:

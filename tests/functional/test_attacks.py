@@ -271,3 +271,20 @@ def test_b11_a_record_with_a_malformed_time_never_stops_the_good_record_beside_i
     summary = aws.deliver({"Records": [broken, event["Records"][0]]})
     assert [f["status"] for f in summary["files"]] == ["loaded"]
     assert summary["skipped"][0]["reason"].startswith("malformed_record")
+
+
+def test_rejects_beyond_the_local_spool_limit_are_a_refused_file_not_a_retry_loop(
+    aws: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expected: a file whose rejected rows outgrow MAX_REJECTS_BYTES (here 1 KiB; /tmp in Lambda) is
+    refused with reason "rejects_too_large" and an error record; nothing raises, so nothing is retried,
+    and nothing is loaded."""
+    monkeypatch.setenv("MAX_REJECTS_BYTES", "1024")
+    monkeypatch.setenv("CSV_BLOCK_BYTES", "1024")
+    monkeypatch.setenv("MAX_REJECT_RATIO", "1")
+    lines = [line(f"R-{i}", quantity="0") for i in range(40)] + [line("OK-1")]
+    head = aws.upload("many-bad.csv", csv_bytes(*lines))
+    summary = aws.deliver(aws.object_created_event("many-bad.csv", head, EVENT_TIME))
+    assert (summary["files"][0]["status"], summary["files"][0]["reason"]) == ("rejected_file", "rejects_too_large")
+    assert aws.output_keys("dataset/") == []
+    assert aws.output_keys(f"errors/{DAY}/")
