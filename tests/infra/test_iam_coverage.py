@@ -54,7 +54,7 @@ from tests.infra.conftest import DUMMY_KEY, REGION, TERRAFORM_DIR, Stack
 from tests.infra.iam_eval import Account, AthenaModel, Call, Decision, Request, Statement
 from tests.integration.test_athena_reports import athena_result
 
-pytestmark = pytest.mark.infra
+pytestmark = [pytest.mark.infra, pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
 IAM_MODULE = TERRAFORM_DIR / "modules" / "iam"
 DAY1 = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
@@ -89,11 +89,10 @@ class Pipeline:
         self.fail_upload_part = 0  # answer this many UploadPart calls with a 500 (a transient failure)
         self.app = App(Settings.from_env({**env, "REPORT_ENGINE": engine}), AwsStorage(session))
         self.input_bucket = stack.outputs["input_bucket_name"]
-        self.input_prefix = env.get("INPUT_PREFIX", "")
         self.s3 = stack.client("s3")
+        self.input_prefix = notified_prefix(self.s3, self.input_bucket)
         self.sequence = 0
         self.scenarios: list[Scenario] = []
-        self.fail_upload_part = 0  # answer this many UploadPart calls with a 500 (a transient failure)
 
     def _maybe_fail_part(self, context: dict[str, Any], **_: Any) -> Any:
         if self.fail_upload_part <= 0:
@@ -141,6 +140,20 @@ class Pipeline:
         scenario = Scenario(name, self.engine, self.recorder.calls[before:], outcome)
         self.scenarios.append(scenario)
         return outcome
+
+
+def notified_prefix(s3: Any, bucket: str) -> str:
+    """The key prefix of the input bucket's notifications ("" when they filter on the suffix only)."""
+    config = s3.get_bucket_notification_configuration(Bucket=bucket)
+    prefixes = {
+        rule["Value"]
+        for kind in ("LambdaFunctionConfigurations", "QueueConfigurations", "TopicConfigurations")
+        for target in config.get(kind, [])
+        for rule in target.get("Filter", {}).get("Key", {}).get("FilterRules", [])
+        if rule["Name"].lower() == "prefix"
+    }
+    assert len(prefixes) <= 1, prefixes
+    return prefixes.pop() if prefixes else ""
 
 
 def queue_athena_answers(endpoint: str, refreshes: int) -> None:
@@ -743,3 +756,18 @@ def test_the_justification_markers_are_read_from_the_terraform(tmp_path: Path) -
         ("Mixed", "s3:PutObject"): "athena: results",
         ("Mixed", "s3:PutObjectAcl"): "athena: results",
     }
+
+
+def test_the_athena_model_matches_the_applied_workgroup(run: Run) -> None:
+    """The model writes results where the workgroup says, enforced, and without an ACL option."""
+    [(name, model)] = run.account.athena.items()
+    configuration = run.workgroup["Configuration"]
+    assert run.workgroup["Name"] == name
+    assert configuration["EnforceWorkGroupConfiguration"] is True  # clients cannot choose another location
+    assert configuration["ResultConfiguration"]["OutputLocation"] == model.output_location
+    acl = configuration["ResultConfiguration"].get("AclConfiguration")
+    if acl:
+        pytest.xfail(
+            f"the applied workgroup still sets the result ACL {acl['S3AclOption']}, which needs s3:PutObjectAcl"
+            " (see test_a_result_acl_needs_put_object_acl); issue 12 drops it in modules/glue-athena"
+        )
