@@ -2,6 +2,12 @@
 # attached as its own inline policy, so a reviewer can read (and the lead can
 # edit) one concern at a time. Every action is listed; every resource is an
 # exact ARN or an ARN under one of the configured prefixes.
+#
+# tests/infra/test_iam_coverage.py records every AWS call the handler makes,
+# maps each to the requests AWS authorises (hidden ones included) and checks
+# that this role allows them all and grants nothing else. A grant that no
+# handler call uses says who uses it in a comment inside its statement (or on
+# its action's line):  # iam-used-by: <who>: <why>
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -73,15 +79,10 @@ data "aws_iam_policy_document" "input_read" {
     effect    = "Allow"
     actions   = ["s3:ListBucket"] # lets HeadObject answer 404, not 403, for a key deleted before the run
     resources = [var.input_bucket_arn]
-
-    dynamic "condition" {
-      for_each = var.input_prefix == "" ? [] : [var.input_prefix]
-      content {
-        test     = "StringLike"
-        variable = "s3:prefix"
-        values   = ["${condition.value}*"] # any key below the input prefix
-      }
-    }
+    # No s3:prefix condition, even with an input_prefix: the function never lists the
+    # bucket, and the 404-or-403 check of a HEAD carries no s3:prefix, so a condition
+    # would turn every deleted input into a 403, retried until it lands in the DLQ.
+    # Listing shows key names only; reads stay limited to the prefix above.
   }
 }
 
@@ -94,7 +95,7 @@ data "aws_iam_policy_document" "output_write" {
       "s3:GetObject",            # read state and run manifests back; Athena reads dataset/ with these credentials
       "s3:PutObject",            # write Parquet files, reports, rejects, manifests, error records, state
       "s3:DeleteObject",         # replace a re-delivered file's partition objects; overwrite reports
-      "s3:AbortMultipartUpload", # clean up a large upload that failed half-way
+      "s3:AbortMultipartUpload", # the transfer manager aborts a rejects upload (> 8 MiB, in parts) that failed half-way
     ]
     resources = local.output_object_arns
   }
@@ -119,18 +120,12 @@ data "aws_iam_policy_document" "glue_catalog" {
     sid    = "OrdersTableAndPartitions"
     effect = "Allow"
     actions = [
-      "glue:GetDatabase",
-      "glue:GetTable",
-      "glue:CreateTable", # the code owns the schema and creates the table on first run
-      "glue:GetPartition",
-      "glue:GetPartitions",
-      "glue:BatchGetPartition",
-      "glue:CreatePartition",
-      "glue:BatchCreatePartition",
-      "glue:UpdatePartition",
-      "glue:DeletePartition",
-      "glue:BatchDeletePartition",
+      "glue:GetTable",             # does the table exist yet (awswrangler)
+      "glue:CreateTable",          # the code owns the schema and creates the table on first run
+      "glue:BatchCreatePartition", # registers the day's partition (awswrangler's add_parquet_partitions)
     ]
+    # Nothing updates or deletes partitions: a file's rows are replaced by replacing
+    # its Parquet objects, and a partition, once registered, stays.
     # Glue authorises a table call against the catalog, the database and the
     # table, so all three ARNs are needed; no other database or table is.
     resources = [
@@ -150,18 +145,22 @@ data "aws_iam_policy_document" "athena_reports" {
       "athena:StartQueryExecution",
       "athena:GetQueryExecution",
       "athena:GetQueryResults",
-      "athena:StopQueryExecution",
       "athena:GetWorkGroup", # awswrangler reads the workgroup's settings before each query
     ]
     resources = [local.athena_workgroup_arn]
   }
 
+  # Athena writes the results with the caller's credentials, in parts when they are
+  # large: https://docs.aws.amazon.com/athena/latest/ug/cross-account-permissions.html
+  # lists these actions. The workgroup sets no result ACL (the bucket enforces
+  # bucket-owner ownership), so s3:PutObjectAcl is not needed.
   statement {
     sid    = "QueryResultObjects"
     effect = "Allow"
     actions = [
-      "s3:GetObject",
+      "s3:GetObject", # awswrangler reads the result CSV back
       "s3:PutObject",
+      "s3:ListMultipartUploadParts",
       "s3:AbortMultipartUpload",
     ]
     # Every object in the dedicated results bucket: Athena names result
@@ -179,6 +178,23 @@ data "aws_iam_policy_document" "athena_reports" {
     resources = [var.athena_results_bucket_arn]
   }
 
+  # Athena plans a query with the caller's credentials: the database, the table and
+  # its partitions, on each and its ancestors (glue:GetTable is granted above):
+  # https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html
+  statement {
+    sid    = "AthenaReadsTheCatalog"
+    effect = "Allow"
+    actions = [
+      "glue:GetDatabase",
+      "glue:GetPartitions",
+    ]
+    resources = [
+      local.glue_catalog_arn,
+      local.glue_database_arn,
+      local.glue_table_arn,
+    ]
+  }
+
   statement {
     sid       = "LocateDatasetBucket"
     effect    = "Allow"
@@ -190,6 +206,7 @@ data "aws_iam_policy_document" "athena_reports" {
 # --- CloudWatch Logs: its own log group only ----------------------------------
 data "aws_iam_policy_document" "logs" {
   statement {
+    # iam-used-by: lambda-service: Lambda writes the function's stdout to CloudWatch Logs with the execution role
     sid    = "WriteOwnLogGroup"
     effect = "Allow"
     actions = [
@@ -207,6 +224,7 @@ data "aws_iam_policy_document" "logs" {
 # --- On-failure destination: its own queue only --------------------------------
 data "aws_iam_policy_document" "failure_queue" {
   statement {
+    # iam-used-by: lambda-service: the on-failure destination of asynchronous invocations sends with the execution role
     sid       = "SendToOwnFailureQueue"
     effect    = "Allow"
     actions   = ["sqs:SendMessage"]

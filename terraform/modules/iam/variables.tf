@@ -25,7 +25,7 @@ variable "input_bucket_arn" {
 }
 
 variable "input_prefix" {
-  description = "Key prefix of the input files inside the input bucket (\"\" for the whole bucket). Reads and listing are limited to it."
+  description = "Key prefix of the input files inside the input bucket (\"\" for the whole bucket). Reads are limited to it; listing is not (S3 answers a HEAD of a deleted key with 404 only when the caller may list the bucket, a check that carries no prefix)."
   type        = string
   default     = ""
 
