@@ -235,3 +235,63 @@ def test_an_empty_number_or_date_is_rejected_with_its_original_text(field: str, 
     assert reasons == {reason: 1}
     assert rejects["order_id"].to_pylist() == ["CA-2"]
     assert rejects["cost_price"].to_pylist() == ["" if field == "cost" else "240"]
+
+
+# --- the attack's encodings and headers (issue "every promise holds under attack") ------------
+
+_HEAD = (
+    "Order Id,Order Date,Ship Mode,Segment,Country,City,State,Postal Code,Region,Category,"
+    "Sub Category,Product Id,cost price,List Price,Quantity,Discount Percent\r\n"
+)
+_ROW = "CA-1,2023-09-05,Standard Class,Consumer,US,SF,CA,94109,West,Café,Chairs,P-1,240,260,2,2\r\n"
+
+
+def _loaded(data: bytes) -> tuple[int, int, list[str]]:
+    batches = read_all(data, source_key="k", ingested_at=datetime(2026, 1, 1, tzinfo=UTC), block_size=1024)
+    categories = [c for b in batches for c in b.good.column("category").to_pylist()]
+    return sum(b.rows_in for b in batches), sum(b.good.num_rows for b in batches), sorted(set(categories))
+
+
+@pytest.mark.parametrize(
+    ("case", "data"),
+    [
+        # B6: a quoted line break inside a header cell is one header, not a header and a row
+        ("header-line-break", ('"Order\nId",' + _HEAD.split(",", 1)[1] + _ROW * 3).encode()),
+        # B4: a byte Windows-1252 leaves undefined (0x81) after the first MiB: WHATWG's windows-1252
+        ("undefined-cp1252-late", (_HEAD + _ROW * 9000).encode("cp1252") + _ROW.encode("cp1252") + b"\x81\r\n"),
+        # B5: a Windows-1252 byte in a malformed row after the first MiB
+        ("cp1252-in-malformed-row", (_HEAD + _ROW.replace("é", "e") * 9000 + "x,Caf\xe9\r\n").encode("cp1252")),
+        ("utf-16-le", (_HEAD + _ROW * 3).encode("utf-16")),
+        ("utf-16-be", b"\xfe\xff" + (_HEAD + _ROW * 3).encode("utf-16-be")),
+        ("utf-8-bom-cp1252-body", b"\xef\xbb\xbf" + (_HEAD + _ROW * 3).encode("cp1252")),
+        ("title-and-blank-lines", ("Orders export, November\r\n\r\n,,,\r\n" + _HEAD + _ROW * 3).encode()),
+        ("comma-only-lines", (_HEAD + _ROW + ",,,,,,,,,,,,,,,\r\n" * 4 + _ROW * 2).encode()),
+        ("cr-only-many-pieces", (_HEAD + _ROW * 200).replace("\r\n", "\r").encode()),
+    ],
+)
+def test_messy_encodings_and_headers_read_every_row(case: str, data: bytes) -> None:
+    """Expected: every data row is read (comma-only lines are empty lines, not rows), text decodes to
+    the same characters ("Café"), and nothing is refused or retried."""
+    read, good, categories = _loaded(data)
+    assert read >= 3 and good >= 3, case
+    assert categories == (["Cafe"] if case == "cp1252-in-malformed-row" else ["Café"]), case
+    if case == "comma-only-lines":
+        assert read == 3
+
+
+@pytest.mark.parametrize("offset", ["head", "late"])
+def test_a_nul_byte_refuses_the_file_wherever_it_is(offset: str) -> None:
+    """Expected: a NUL byte refuses the file (unreadable_file) in the first MiB and after it alike."""
+    body = (_HEAD + _ROW * 10).encode() if offset == "head" else (_HEAD + _ROW * 9000).encode()
+    data = body + b"CA-2,2023\x00-09-05\r\n"
+    if offset == "head":
+        data = (_HEAD + "CA-2,\x00\r\n" + _ROW).encode()
+    with pytest.raises(UnreadableFileError, match="NUL"):
+        _loaded(data)
+
+
+def test_a_title_line_above_data_without_a_header_says_no_line_is_a_header() -> None:
+    """Expected: a file of data rows (no header) is missing_columns, and the message says that none of
+    the first lines is a header instead of listing ten columns as if line 1 were one."""
+    with pytest.raises(MissingColumnsError, match="none of the first 6 lines is"):
+        _loaded((_ROW * 10).encode())
