@@ -127,8 +127,7 @@ class UnitOfWork:
             self._collect_garbage(event, sid)
             return decided
         try:
-            # The version the event announced (a newer upload has its own event); the current one without.
-            info = self.storage.head(event.bucket, event.key, event.version_id)
+            info = self._announced_version(event)
         except ObjectAccessDeniedError as exc:
             result.status, result.reason, result.detail = Status.SKIPPED, exc.reason, str(exc)
             logger.error("object inaccessible", extra={"bucket": event.bucket, "key": event.key, "retryable": False})
@@ -148,6 +147,18 @@ class UnitOfWork:
             rejects_file = attempt.load.rejects_file
             if rejects_file and os.path.exists(rejects_file):
                 os.unlink(rejects_file)
+
+    def _announced_version(self, event: ObjectEvent) -> ObjectInfo | None:
+        """The object version the event announced, or ``None`` when the key is deleted or that version is gone.
+
+        A deleted key (in a versioned bucket: a delete marker on top) is missing even though the
+        version still exists: the user took the file back. A newer upload on top is not: it has an
+        event of its own, and this one loads the version it names.
+        """
+        current = self.storage.head(event.bucket, event.key)
+        if current is None or not event.version_id or current.version_id == event.version_id:
+            return current
+        return self.storage.head(event.bucket, event.key, event.version_id)
 
     def _decided(self, event: ObjectEvent, state: dict[str, Any]) -> FileResult | None:
         """The answer for an event the state already decided: older than the committed load, or that very event."""
