@@ -331,6 +331,26 @@ def test_ship_mode_mix_by_segment(data_dir: Path) -> None:
     assert rows_of(missing[["ship_mode", "orders"]]) == [("(missing)", 1)]
 
 
+def test_ship_mode_share_counts_an_order_with_two_modes_once_in_the_denominator(data_dir: Path) -> None:
+    """All history: O1 ships Standard Class on day 1 and Same Day on day 2, in segment Consumer.
+
+    Consumer has 7 distinct orders (O1, O3, O4, O6, O7, O8, O10): Same Day {O1, O7, O8} is
+    3 / 7 = 42.86%, Standard Class {O1, O10} 2 / 7 = 28.57%. Summing the per-mode counts
+    (3 + 2 + 1 + 1 + 1 = 8) would count O1 twice and give 37.5% and 25%.
+    """
+    frame = sql.run_local("analyses/ship_mode_mix_by_segment.sql", data_dir)
+    consumer = frame[frame["segment"] == "Consumer"]
+    assert set(consumer["segment_orders"]) == {7}
+    assert rows_of(consumer[["ship_mode", "orders", "pct_of_segment_orders"]]) == [
+        ("Same Day", 3, 42.86),
+        ("Standard Class", 2, 28.57),
+        ("(missing)", 1, 14.29),
+        ("First Class", 1, 14.29),
+        ("Second Class", 1, 14.29),
+    ]
+    assert consumer["pct_of_segment_orders"].sum() > 100  # O1 is in two modes
+
+
 def test_orders_and_revenue_per_day(data_dir: Path) -> None:
     frame = sql.run_local("analyses/orders_revenue_per_day.sql", data_dir, ingest_date=DAY1)
     assert [d.date() for d in frame["order_date"]] == [dt.date(2024, 1, 15), dt.date(2024, 2, 1)]
