@@ -76,19 +76,17 @@ def run_query(args: argparse.Namespace, *, out: TextIO | None = None, err: TextI
     out = out or sys.stdout
     err = err or sys.stderr
     try:
+        rendered = sql.render(sql.read_query(args.file), database=args.database, table=args.table)
+        parameters = sql.query_parameters(rendered, args.date)
+        if args.show_sql:
+            print(rendered if args.athena else sql.to_duckdb(rendered), file=err)
+            if parameters:
+                print(f"-- parameters (one per ?): {', '.join(parameters)}", file=err)
         if args.athena:
-            text = sql.read_query(args.file)
-            rendered = sql.render(text, database=args.database, table=args.table, ingest_date=args.date)
-            if args.show_sql:
-                print(rendered, file=err)
-            frame = _run_on_athena(rendered, args, err)
+            frame = _run_on_athena(rendered, parameters, args, err)
             if frame is None:
                 return EXIT_QUERY_FAILED
         else:
-            if args.show_sql:
-                text = sql.read_query(args.file)
-                rendered = sql.render(text, database=args.database, table=args.table, ingest_date=args.date)
-                print(sql.to_duckdb(rendered), file=err)
             frame = sql.run_local(args.file, args.data, ingest_date=args.date, database=args.database, table=args.table)
     except (PipelineError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=err)
@@ -103,11 +101,13 @@ def run_query(args: argparse.Namespace, *, out: TextIO | None = None, err: TextI
     return EXIT_OK
 
 
-def _run_on_athena(rendered: str, args: argparse.Namespace, err: TextIO) -> pd.DataFrame | None:
+def _run_on_athena(
+    rendered: str, parameters: tuple[str, ...], args: argparse.Namespace, err: TextIO
+) -> pd.DataFrame | None:
     """The query's result from Athena, or None after printing why Athena or AWS refused it."""
 
     try:
-        return sql.run_athena(rendered, database=args.database, workgroup=args.workgroup)
+        return sql.run_athena(rendered, database=args.database, workgroup=args.workgroup, parameters=parameters)
     except QueryFailed as exc:
         print(f"error: Athena could not run the query: {exc}", file=err)
     except (BotoCoreError, ClientError) as exc:

@@ -9,10 +9,13 @@ The same ``.sql`` files run in three places:
   DuckDB;
 * in a DuckDB file for desktop BI tools: :func:`write_warehouse`.
 
-A file is a template with three placeholders, the ones Terraform's ``templatefile``
-fills in: ``${database}``, ``${table}`` and, in the date-scoped queries,
-``${ingest_date}`` (a ``YYYY-MM-DD`` partition value, or ``ALL`` for all history; the
-queries filter with ``('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')``).
+A file is a template with two placeholders, the ones Terraform's ``templatefile``
+fills in: ``${database}`` and ``${table}``. The date-scoped queries take the
+ingestion date as an Athena execution parameter, ``?`` (a ``YYYY-MM-DD``
+partition value, or ``ALL`` for all history; the queries filter with
+``ingest_date = COALESCE(NULLIF(?, 'ALL'), ingest_date)``): Athena's console
+prompts for it, the Lambda's Athena engine and ``run_athena`` pass it as
+ExecutionParameters, and ``run_local`` binds the same value to DuckDB's ``?``.
 
 Local answers must be Athena's answers. :func:`to_duckdb` refuses, with
 ``UnsupportedSqlError``, the constructs DuckDB would evaluate differently (see
@@ -30,7 +33,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -54,10 +57,12 @@ from lambda_app.queries import (
     PROFIT_COLUMNS,
     REPORT_QUERIES,
     VIEWS_SUBDIR,
+    Query,
     ingest_date_value,
+    query_parameters,
     render,
     report_frame,
-    report_sql,
+    report_query,
 )
 from lambda_app.reports import REPORT_COLUMNS, neutralize_formula
 from lambda_app.schema import GLUE_COLUMN_TYPES, GLUE_PARTITION_TYPES, PARTITION_COLUMN
@@ -78,6 +83,7 @@ __all__ = [
     "find_queries_dir",
     "half_cent_sums",
     "query_files",
+    "query_parameters",
     "read_query",
     "render",
     "report_frame",
@@ -990,15 +996,17 @@ def run_local(
 
     ``sql_path_or_text`` is a ``.sql`` path (absolute, relative to the current
     folder or to ``queries/``), a report name, or Athena SQL text. The query is
-    rendered (``ingest_date=None``: all history), transpiled by :func:`to_duckdb` and
+    rendered, transpiled by :func:`to_duckdb` and run with its ``?`` bound to
+    ``ingest_date`` (``None``: all history, as the parameter ``ALL``), and
     run in an in-memory DuckDB where ``"<database>"."<table>"`` is the dataset
     (``ingest_date`` a VARCHAR, as in Glue) and the library's views it names exist.
     A ``CREATE VIEW`` file is created and then selected from.
     """
 
     text = read_query(sql_path_or_text)
-    rendered = render(text, database=database, table=table, ingest_date=ingest_date)
+    rendered = render(text, database=database, table=table)
     statement = to_duckdb(rendered)
+    parameters = list(query_parameters(rendered, ingest_date))
     expression = _parse_one(rendered)
     con = duckdb.connect(":memory:")
     try:
@@ -1014,7 +1022,7 @@ def run_local(
             con.execute(statement)
             qualified = exp.table_(target.name, db=target.db or None, quoted=True).sql(dialect="duckdb")
             return con.execute(f"SELECT * FROM {qualified}").df()
-        return con.execute(statement).df()
+        return con.execute(statement, parameters).df()
     finally:
         con.close()
 
@@ -1022,11 +1030,21 @@ def run_local(
 # --------------------------------------------------------------------- run on Athena
 
 
-def run_athena(sql_text: str, *, database: str, workgroup: str, storage: AwsStorage | None = None) -> pd.DataFrame:
-    """Run one rendered statement on Athena through the runtime's adapter and return its result set."""
+def run_athena(
+    sql_text: str,
+    *,
+    database: str,
+    workgroup: str,
+    parameters: Sequence[str] = (),
+    storage: AwsStorage | None = None,
+) -> pd.DataFrame:
+    """Run one rendered statement on Athena through the runtime's adapter and return its result set.
+
+    ``parameters`` are the text values of its ``?`` (see :func:`query_parameters`).
+    """
     if PLACEHOLDER.search(sql_text):
         raise QueryTemplateError("the query still has ${...} placeholders: render() it first")
-    return (storage or AwsStorage()).query(sql_text, database=database, workgroup=workgroup)
+    return (storage or AwsStorage()).query(sql_text, database=database, workgroup=workgroup, parameters=parameters)
 
 
 def athena_reports(
@@ -1034,18 +1052,14 @@ def athena_reports(
 ) -> dict[str, pd.DataFrame]:
     """The three daily reports of ``ingest_date``, computed by Athena from ``queries/reports``, as the CSVs' frames."""
     storage = storage or AwsStorage()
-    return {
-        report: report_frame(
-            report,
-            run_athena(
-                report_sql(QUERIES_DIR, report, database=database, table=table, ingest_date=ingest_date),
-                database=database,
-                workgroup=workgroup,
-                storage=storage,
-            ),
+    frames: dict[str, pd.DataFrame] = {}
+    for report in REPORT_QUERIES:
+        query: Query = report_query(QUERIES_DIR, report, database=database, table=table, ingest_date=ingest_date)
+        answer = run_athena(
+            query.sql, database=database, workgroup=workgroup, parameters=query.parameters, storage=storage
         )
-        for report in REPORT_QUERIES
-    }
+        frames[report] = report_frame(report, answer)
+    return frames
 
 
 # -------------------------------------------------------------- compare with the CSVs

@@ -5,14 +5,14 @@
 -- counts once in segment_orders and once in each of its modes, so a segment's shares add up
 -- to 100 only when every order has one mode (more than 100 otherwise). An order whose lines
 -- carry two segments counts in both segments. Missing values are shown as '(missing)'.
--- Scope: ingest_date = 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
+-- Parameter ?: the ingestion date 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
 WITH lines AS (
     SELECT
         COALESCE(segment, '(missing)') AS segment,
         COALESCE(ship_mode, '(missing)') AS ship_mode,
         order_id
     FROM "${database}"."${table}"
-    WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')
+    WHERE ingest_date = COALESCE(NULLIF(?, 'ALL'), ingest_date)
 ),
 mix AS (
     SELECT

@@ -273,7 +273,7 @@ def test_report_counts_are_integers(data_dir: Path) -> None:
 
 def test_every_library_file_runs_locally(data_dir: Path) -> None:
     for path in sql.query_files():
-        for day in (None, DAY1):
+        for day in (None,) if "views" in path.parts else (None, DAY1):  # views take no date parameter
             frame = sql.run_local(path, data_dir, ingest_date=day)
             assert len(frame.columns) > 0, path
             assert not frame.empty, path

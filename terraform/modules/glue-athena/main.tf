@@ -48,9 +48,10 @@ resource "aws_athena_named_query" "this" {
   description = substr(trimspace(trimprefix(split("\n", file("${var.queries_dir}/${each.value}"))[0], "--")), 0, 1024)
   workgroup   = aws_athena_workgroup.this.id
   database    = aws_glue_catalog_database.this.name
+  # The date-scoped files take the ingestion date as an execution parameter (?): the console
+  # prompts for it ('YYYY-MM-DD' with its quotes, or 'ALL'), so a saved query runs as saved.
   query = templatefile("${var.queries_dir}/${each.value}", {
-    database    = aws_glue_catalog_database.this.name
-    table       = var.table_name
-    ingest_date = var.ingest_date_placeholder
+    database = aws_glue_catalog_database.this.name
+    table    = var.table_name
   })
 }

@@ -74,12 +74,6 @@ variable "queries_dir" {
   type        = string
 }
 
-variable "ingest_date_placeholder" {
-  description = "Value given to $${ingest_date} when rendering the queries: the saved queries show it for the user to replace with a date. \"ALL\" instead saves them ready to run over all history (the queries treat ALL as every ingest_date)."
-  type        = string
-  default     = "YYYY-MM-DD"
-}
-
 variable "tags" {
   description = "Tags added to the database and the workgroup (on top of the provider's default_tags)."
   type        = map(string)
