@@ -69,6 +69,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     warehouse.add_argument("--table", default=sql.DEFAULT_TABLE, help="dataset relation name (default: %(default)s)")
     warehouse.set_defaults(func=run_warehouse)
 
+    columns = subparsers.add_parser(
+        "view-columns",
+        help="print (or --write) queries/views/columns.json, the views' output columns Terraform puts in Glue",
+    )
+    columns.add_argument("--write", action="store_true", help="rewrite queries/views/columns.json")
+    columns.set_defaults(func=run_view_columns)
+
 
 def run_query(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The ``query`` subcommand."""
@@ -170,4 +177,18 @@ def run_warehouse(args: argparse.Namespace, *, out: TextIO | None = None, err: T
     print(f"wrote {args.db} with {len(relations)} relation(s):", file=out)
     for name in relations:
         print(f"  {name}", file=out)
+    return EXIT_OK
+
+
+def run_view_columns(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """The ``view-columns`` subcommand."""
+
+    out = out or sys.stdout
+    text = sql.view_columns_json()
+    if args.write:
+        target = sql.QUERIES_DIR / sql.VIEWS_SUBDIR / sql.VIEW_COLUMNS_FILE
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}", file=out)
+    else:
+        out.write(text)
     return EXIT_OK

@@ -29,6 +29,7 @@ importing this module is cheap.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import re
@@ -37,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 import pandas as pd
@@ -75,8 +76,12 @@ __all__ = [
     "QUERIES_DIR",
     "REPORT_COLUMNS",
     "REPORT_QUERIES",
+    "VIEWS_SUBDIR",
+    "VIEW_COLUMNS_FILE",
     "HalfCentSum",
     "ReportCheck",
+    "ViewColumn",
+    "ViewDefinition",
     "athena_reports",
     "check_faithful",
     "compare_reports",
@@ -90,6 +95,9 @@ __all__ = [
     "run_athena",
     "run_local",
     "to_duckdb",
+    "view_columns",
+    "view_columns_json",
+    "view_definition",
     "write_warehouse",
 ]
 
@@ -1231,6 +1239,105 @@ def compare_reports(data_dir: str | Path, ingest_date: str | date) -> list[Repor
         straddles = {s.group: s for s in half_cent_sums(_summed_groups(data_dir, day, report))}
         checks.append(_compare(report, expected, actual, straddles))
     return checks
+
+
+# ------------------------------------------------------------------------ views in the catalog
+
+# The view file's statement: the SELECT after CREATE OR REPLACE VIEW "db"."name" AS (Terraform's
+# views.tf applies the same pattern to the same rendered text).
+_CREATE_VIEW = re.compile(r'CREATE\s+OR\s+REPLACE\s+VIEW\s+"[^"]+"\."([^"]+)"\s+AS\s+(.*)\Z', re.S | re.I)
+_DUCKDB_OF_GLUE = {
+    "string": "VARCHAR",
+    "double": "DOUBLE",
+    "bigint": "BIGINT",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+# A view column's DuckDB type (the transpiled view keeps Athena's result types) -> (Hive, Trino) type names.
+_CATALOG_TYPES = {
+    "VARCHAR": ("string", "varchar"),
+    "BIGINT": ("bigint", "bigint"),
+    "INTEGER": ("int", "integer"),
+    "DOUBLE": ("double", "double"),
+    "DATE": ("date", "date"),
+    "TIMESTAMP": ("timestamp", "timestamp(3)"),
+    "BOOLEAN": ("boolean", "boolean"),
+}
+VIEW_COLUMNS_FILE = "columns.json"
+
+
+class ViewColumn(NamedTuple):
+    """One output column of a view: its name, Glue (Hive) type and Athena (Trino) type."""
+
+    name: str
+    hive_type: str
+    presto_type: str
+
+
+class ViewDefinition(NamedTuple):
+    """A view of ``queries/views`` as the Glue catalog holds it: the SELECT and its output columns."""
+
+    name: str
+    sql: str
+    columns: tuple[ViewColumn, ...]
+
+
+def _view_select(path: Path, database: str, table: str) -> tuple[str, str]:
+    rendered = render(path.read_text(encoding="utf-8"), database=database, table=table)
+    match = _CREATE_VIEW.search(rendered)
+    if match is None:
+        raise UnsupportedSqlError(f'{path} is not CREATE OR REPLACE VIEW "<database>"."<name>" AS <select>')
+    return match.group(1), match.group(2).strip()
+
+
+def view_columns(database: str = DEFAULT_DATABASE, table: str = DEFAULT_TABLE) -> dict[str, tuple[ViewColumn, ...]]:
+    """The output columns of every view of ``queries/views``, from DuckDB's types of the transpiled views.
+
+    The views are created over an empty table with the dataset's Glue columns;
+    the transpilation keeps Athena's result types, so DuckDB's column types are
+    the ones Athena's analyzer gives the view.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        columns = ", ".join(
+            f"{_quote_identifier(name)} {_DUCKDB_OF_GLUE[kind]}" for name, kind in _dataset_columns().items()
+        )
+        con.execute(f"CREATE SCHEMA {_quote_identifier(database)}")
+        con.execute(f"CREATE TABLE {_quote_identifier(database)}.{_quote_identifier(table)} ({columns})")
+        names = _create_views(con, set(), database, table)
+        found: dict[str, tuple[ViewColumn, ...]] = {}
+        for name in names:
+            described = con.execute(f"DESCRIBE {_quote_identifier(database)}.{_quote_identifier(name)}").fetchall()
+            found[name] = tuple(ViewColumn(str(row[0]), *_catalog_type(name, row)) for row in described)
+        return found
+    finally:
+        con.close()
+
+
+def _catalog_type(view: str, row: tuple[Any, ...]) -> tuple[str, str]:
+    kind = str(row[1])
+    if kind.startswith("DECIMAL"):
+        return kind.lower(), kind.lower()
+    if kind not in _CATALOG_TYPES:
+        raise UnsupportedSqlError(f"view {view}: column {row[0]} has type {kind}, which has no Glue type mapping")
+    return _CATALOG_TYPES[kind]
+
+
+def view_definition(
+    path: str | Path, *, database: str = DEFAULT_DATABASE, table: str = DEFAULT_TABLE
+) -> ViewDefinition:
+    """The Glue view of one file of ``queries/views``: its name, its SELECT (the Presto view's
+    ``originalSql``) and its columns (from ``columns.json``, see :func:`view_columns`)."""
+    path = Path(path)
+    name, select = _view_select(path, database, table)
+    stored = json.loads((path.parent / VIEW_COLUMNS_FILE).read_text(encoding="utf-8"))
+    return ViewDefinition(name, select, tuple(ViewColumn(**c) for c in stored[name]))
+
+
+def view_columns_json(database: str = DEFAULT_DATABASE, table: str = DEFAULT_TABLE) -> str:
+    """``queries/views/columns.json`` as it should be: Terraform reads the views' columns from it."""
+    columns = {name: [c._asdict() for c in cols] for name, cols in sorted(view_columns(database, table).items())}
+    return json.dumps(columns, indent=2) + "\n"
 
 
 # ------------------------------------------------------------------------ warehouse

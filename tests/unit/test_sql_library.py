@@ -85,3 +85,24 @@ def test_report_query_selects_the_csv_columns_in_order(report: str) -> None:
     assert isinstance(query, exp.Query)
     assert tuple(query.named_selects) == sql.REPORT_COLUMNS[report]
     assert query.args.get("order") is not None, "the report's row order is fixed by ORDER BY"
+
+
+def test_view_columns_file_is_current() -> None:
+    """Terraform reads the views' Glue columns from queries/views/columns.json: regenerate with
+    `orders-analytics view-columns --write` after changing a view."""
+    stored = (sql.QUERIES_DIR / sql.VIEWS_SUBDIR / sql.VIEW_COLUMNS_FILE).read_text(encoding="utf-8")
+    assert stored == sql.view_columns_json()
+
+
+def test_view_definition_is_the_select_with_the_columns() -> None:
+    view = sql.view_definition(sql.QUERIES_DIR / "views/v_report_orders_by_category.sql")
+    assert view.name == "v_report_orders_by_category"
+    assert view.sql.startswith("SELECT\n    ingest_date,")
+    assert view.sql.endswith("GROUP BY ingest_date, category, sub_category")
+    assert 'FROM "orders_analytics"."orders"' in view.sql
+    assert [tuple(c) for c in view.columns] == [
+        ("ingest_date", "string", "varchar"),
+        ("category", "string", "varchar"),
+        ("sub_category", "string", "varchar"),
+        ("order_count", "bigint", "bigint"),
+    ]
