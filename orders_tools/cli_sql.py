@@ -65,6 +65,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     warehouse.add_argument(
         "--materialize", action="store_true", help="copy the rows into the file instead of reading the Parquet files"
     )
+    warehouse.add_argument(
+        "--relative-paths",
+        action="store_true",
+        help="store the dataset path relative to the file's folder (open it from there, or SET file_search_path)",
+    )
+    warehouse.add_argument(
+        "--storage-version",
+        default=sql.WAREHOUSE_STORAGE_VERSION,
+        metavar="vX.Y.Z",
+        help="DuckDB storage format to write (default: %(default)s, readable by DuckDB 1.0 and later)",
+    )
     warehouse.add_argument("--database", default=sql.DEFAULT_DATABASE, help="schema name (default: %(default)s)")
     warehouse.add_argument("--table", default=sql.DEFAULT_TABLE, help="dataset relation name (default: %(default)s)")
     warehouse.set_defaults(func=run_warehouse)
@@ -166,7 +177,13 @@ def run_warehouse(args: argparse.Namespace, *, out: TextIO | None = None, err: T
     err = err or sys.stderr
     try:
         relations = sql.write_warehouse(
-            args.data, args.db, database=args.database, table=args.table, materialize=args.materialize
+            args.data,
+            args.db,
+            database=args.database,
+            table=args.table,
+            materialize=args.materialize,
+            relative_paths=args.relative_paths,
+            storage_version=args.storage_version,
         )
     except PipelineError as exc:
         print(f"error: {exc}", file=err)

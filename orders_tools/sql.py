@@ -78,6 +78,7 @@ __all__ = [
     "REPORT_QUERIES",
     "VIEWS_SUBDIR",
     "VIEW_COLUMNS_FILE",
+    "WAREHOUSE_STORAGE_VERSION",
     "HalfCentSum",
     "ReportCheck",
     "ViewColumn",
@@ -919,11 +920,12 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _dataset_source(data_dir: Path) -> str:
+def _dataset_source(data_dir: Path, *, relative_to: Path | None = None) -> str:
     root = _dataset_root(Path(data_dir)).resolve()
     if not any(root.rglob("*.parquet")):
         raise LocalDatasetError(f"no Parquet files under {root}")
-    pattern = _quote_literal(f"{root.as_posix()}/**/*.parquet")
+    location = os.path.relpath(root, relative_to.resolve()) if relative_to is not None else str(root)
+    pattern = _quote_literal(f"{Path(location).as_posix()}/**/*.parquet")
     return (
         f"read_parquet({pattern}, hive_partitioning = true, "
         f"hive_types = {{{_quote_literal(PARTITION_COLUMN)}: 'VARCHAR'}})"
@@ -931,13 +933,19 @@ def _dataset_source(data_dir: Path) -> str:
 
 
 def _attach_dataset(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, database: str, table: str, *, materialize: bool = False
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    database: str,
+    table: str,
+    *,
+    materialize: bool = False,
+    relative_to: Path | None = None,
 ) -> None:
     kind = "TABLE" if materialize else "VIEW"
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote_identifier(database)}")
+    source = _dataset_source(data_dir, relative_to=None if materialize else relative_to)
     con.execute(
-        f"CREATE OR REPLACE {kind} {_quote_identifier(database)}.{_quote_identifier(table)} AS "
-        f"SELECT * FROM {_dataset_source(data_dir)}"
+        f"CREATE OR REPLACE {kind} {_quote_identifier(database)}.{_quote_identifier(table)} AS SELECT * FROM {source}"
     )
 
 
@@ -1343,6 +1351,12 @@ def view_columns_json(database: str = DEFAULT_DATABASE, table: str = DEFAULT_TAB
 # ------------------------------------------------------------------------ warehouse
 
 
+# DuckDB storage format of the warehouse file: v1.0.0 is read by every DuckDB 1.x and 2.x client (the
+# default of the writing DuckDB 2.x is its own format, which 1.x clients and drivers cannot open).
+WAREHOUSE_STORAGE_VERSION = "v1.0.0"
+_STORAGE_VERSION = re.compile(r"v\d+\.\d+\.\d+")
+
+
 def write_warehouse(
     data_dir: str | Path,
     db_path: str | Path,
@@ -1350,28 +1364,46 @@ def write_warehouse(
     database: str = DEFAULT_DATABASE,
     table: str = DEFAULT_TABLE,
     materialize: bool = False,
+    relative_paths: bool = False,
+    storage_version: str = WAREHOUSE_STORAGE_VERSION,
 ) -> list[str]:
     """Write a DuckDB database file with the dataset and every view of ``queries/views``.
 
-    ``"<database>"."<table>"`` is a view over the Parquet files (absolute paths:
-    the file follows new data but not a moved folder), or with ``materialize=True``
-    a table holding a copy (a self-contained file). ``ingest_date`` is VARCHAR, as
-    in Glue. An existing file at ``db_path`` is replaced. Returns the qualified
-    names of the relations created.
+    ``"<database>"."<table>"`` is a view over the Parquet files, or with
+    ``materialize=True`` a table holding a copy (a self-contained file). The view
+    stores the dataset folder's absolute path, or with ``relative_paths=True`` its
+    path relative to the folder of ``db_path`` (move both together; DuckDB resolves
+    relative paths against the client's working directory, or ``SET
+    file_search_path`` to the folder). ``ingest_date`` is VARCHAR, as in Glue. The
+    file is written in DuckDB's ``storage_version`` format (``v1.0.0``: readable by
+    DuckDB 1.0 and later). An existing file at ``db_path`` is replaced. Returns the
+    qualified names of the relations created.
     """
 
     target = Path(db_path)
     source = Path(data_dir)
+    if not _STORAGE_VERSION.fullmatch(storage_version):
+        raise LocalDatasetError(f"storage version {storage_version!r} is not like v1.0.0")
     _dataset_source(source)  # fail before touching the target
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = target.with_name(target.name + ".tmp")
     for leftover in (scratch, Path(f"{scratch}.wal")):
         leftover.unlink(missing_ok=True)
-    con = duckdb.connect(str(scratch))
+    con = duckdb.connect(":memory:")
     try:
-        _attach_dataset(con, source, database, table, materialize=materialize)
+        con.execute(
+            f"ATTACH {_quote_literal(str(scratch))} AS warehouse (STORAGE_VERSION {_quote_literal(storage_version)})"
+        )
+        con.execute("USE warehouse")
+        relative_to = target.parent if relative_paths else None
+        if relative_to is not None:
+            # The views are created (and their columns bound) here, reading from the file's own folder.
+            con.execute(f"SET file_search_path = {_quote_literal(str(relative_to.resolve()))}")
+        _attach_dataset(con, source, database, table, materialize=materialize, relative_to=relative_to)
         views = _create_views(con, set(), database, table)
-        con.execute("CHECKPOINT")
+        con.execute("CHECKPOINT warehouse")
+        con.execute("USE memory")
+        con.execute("DETACH warehouse")
     finally:
         con.close()
     Path(f"{target}.wal").unlink(missing_ok=True)

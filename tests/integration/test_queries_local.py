@@ -547,6 +547,45 @@ def test_materialized_warehouse_does_not_need_the_parquet_files(tmp_path: Path) 
         con.close()
 
 
+def storage_version_number(db: Path) -> int:
+    """The storage version in a DuckDB file's main header (bytes 8-11 "DUCK", then a little-endian uint64)."""
+    header = db.read_bytes()[:20]
+    assert header[8:12] == b"DUCK"
+    return int.from_bytes(header[12:20], "little")
+
+
+def test_warehouse_is_written_in_the_storage_format_duckdb_1_reads(tmp_path: Path, data_dir: Path) -> None:
+    """Storage v1.0.0 is version number 64, which DuckDB 1.0 to 1.5 read (1.5.6 refuses a 2.0 default file:
+    "can only read versions between 64 and 68"). README lists the 1.x clients tried on such a file."""
+    db = tmp_path / "orders.duckdb"
+    sql.write_warehouse(data_dir, db)
+    assert storage_version_number(db) == 64
+    sql.write_warehouse(data_dir, db, storage_version="v1.4.0")
+    assert storage_version_number(db) == 67
+    with pytest.raises(LocalDatasetError, match=r"like v1\.0\.0"):
+        sql.write_warehouse(data_dir, db, storage_version="1.0")
+
+
+def test_warehouse_with_relative_paths_follows_a_moved_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = write_dataset(tmp_path / "out", ROWS)
+    sql.write_warehouse(out, out / "orders.duckdb", relative_paths=True)
+    moved = tmp_path / "elsewhere" / "copy"
+    moved.parent.mkdir()
+    out.rename(moved)
+    monkeypatch.chdir(moved)  # relative paths resolve against the client's working directory
+    con = duckdb.connect(str(moved / "orders.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM orders_analytics.orders").fetchone() == (13,)
+        definition = con.execute(
+            "SELECT sql FROM duckdb_views() WHERE schema_name = 'orders_analytics' AND view_name = 'orders'"
+        ).fetchone()
+        assert definition is not None
+        assert "'dataset/orders/**/*.parquet'" in definition[0]
+        assert str(tmp_path) not in definition[0]
+    finally:
+        con.close()
+
+
 def test_no_dataset_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LocalDatasetError, match="orders-analytics run"):
         sql.run_local("orders_by_category", tmp_path)

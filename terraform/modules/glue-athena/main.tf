@@ -17,15 +17,18 @@ resource "aws_athena_workgroup" "this" {
     publish_cloudwatch_metrics_enabled = true
     bytes_scanned_cutoff_per_query     = var.bytes_scanned_cutoff_per_query
 
+    # Pinned: the local runner and the trap tests follow Trino as engine version 3 runs it.
+    engine_version {
+      selected_engine_version = "Athena engine version 3"
+    }
+
+    # No result ACL: the results bucket enforces bucket-owner ownership (ACLs disabled), and an
+    # ACL option would need s3:PutObjectAcl, which neither the Lambda's role nor analysts have.
     result_configuration {
       output_location = "s3://${var.results_bucket_name}/${var.results_prefix}"
 
       encryption_configuration {
         encryption_option = "SSE_S3"
-      }
-
-      acl_configuration {
-        s3_acl_option = "BUCKET_OWNER_FULL_CONTROL"
       }
     }
   }

@@ -79,3 +79,38 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "create_views" {
+  description = "Create the views of queries_dir/views in the Glue Data Catalog as Athena views (columns from views/columns.json)."
+  type        = bool
+  default     = true
+}
+
+variable "create_analyst_policy" {
+  description = "Create the analysts' managed IAM policy (query through the workgroup, read the dataset and views)."
+  type        = bool
+  default     = true
+}
+
+variable "analyst_policy_name" {
+  description = "Name of the analysts' managed policy; null gives \"<workgroup_name>-analyst\"."
+  type        = string
+  default     = null
+}
+
+variable "dataset_bucket_name" {
+  description = "Bucket holding the dataset (the output bucket): analysts may read dataset_prefix in it and nothing else."
+  type        = string
+  default     = null
+}
+
+variable "dataset_prefix" {
+  description = "Key prefix of the dataset in dataset_bucket_name (the table's location), e.g. \"dataset/orders/\"."
+  type        = string
+  default     = "dataset/orders/"
+
+  validation {
+    condition     = endswith(var.dataset_prefix, "/") && !startswith(var.dataset_prefix, "/")
+    error_message = "dataset_prefix must be a key prefix like \"dataset/orders/\"."
+  }
+}
