@@ -48,10 +48,10 @@ data "aws_iam_policy_document" "analyst" {
   }
 
   statement {
-    sid = "ListWorkgroups"
+    sid = "ListWorkgroupsAndCatalogs"
     # List actions take no resource ARN (the Service Authorization Reference lists none): "*" is the
-    # only value; it reveals workgroup names and engine versions, no data.
-    actions   = ["athena:ListWorkGroups", "athena:ListEngineVersions"]
+    # only value; it reveals workgroup and catalog names and engine versions, no data.
+    actions   = ["athena:ListWorkGroups", "athena:ListEngineVersions", "athena:ListDataCatalogs"]
     resources = ["*"]
   }
 
@@ -59,6 +59,7 @@ data "aws_iam_policy_document" "analyst" {
     sid = "ReadTheTableAndViewsMetadata"
     actions = [
       "glue:GetDatabase",
+      "glue:GetDatabases",
       "glue:GetTable",
       "glue:GetTables",
       "glue:GetPartition",
