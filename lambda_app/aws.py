@@ -18,7 +18,7 @@ Endpoints and credentials come from the standard AWS settings
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, cast
 
@@ -163,11 +163,19 @@ class AwsStorage:
             boto3_session=self.session,
         )
 
-    def query(self, sql: str, *, database: str, workgroup: str) -> pd.DataFrame:
+    def query(self, sql: str, *, database: str, workgroup: str, parameters: Sequence[str] = ()) -> pd.DataFrame:
         # awswrangler's plain path (ctas_approach=False): Athena writes the result CSV to the workgroup's
         # output location and awswrangler reads it back with the result's types; no temporary table.
+        # Parameters go to Athena as ExecutionParameters (paramstyle qmark): SQL literals, so text is quoted.
+        literals = ["'" + value.replace("'", "''") + "'" for value in parameters]
         frame = wr.athena.read_sql_query(
-            sql=sql, database=database, workgroup=workgroup, ctas_approach=False, boto3_session=self.session
+            sql=sql,
+            database=database,
+            workgroup=workgroup,
+            ctas_approach=False,
+            params=literals or None,
+            paramstyle="qmark",
+            boto3_session=self.session,
         )
         if not isinstance(frame, pd.DataFrame):  # an iterator only when chunksize is set, which it is not
             raise QueryResultError("awswrangler returned an iterator instead of a DataFrame")

@@ -47,26 +47,19 @@ def refresh_reports(storage: Storage, settings: Settings, day: date, max_rounds:
 def compute_reports(storage: Storage, settings: Settings, day: date, keys: list[str]) -> dict[str, pa.Table]:
     """The three report tables of one day, by the configured engine."""
     if settings.report_engine == "athena":
-        return {
-            name: pa.Table.from_pandas(
-                queries.report_frame(
-                    name,
-                    storage.query(
-                        queries.report_sql(
-                            settings.queries_dir,
-                            name,
-                            database=settings.glue_database,
-                            table=settings.glue_table,
-                            ingest_date=day,
-                        ),
-                        database=settings.glue_database,
-                        workgroup=settings.athena_workgroup,
-                    ),
-                ),
-                preserve_index=False,
+        tables: dict[str, pa.Table] = {}
+        for name in REPORT_NAMES:
+            query = queries.report_query(
+                settings.queries_dir, name, database=settings.glue_database, table=settings.glue_table, ingest_date=day
             )
-            for name in REPORT_NAMES
-        }
+            frame = storage.query(
+                query.sql,
+                database=settings.glue_database,
+                workgroup=settings.athena_workgroup,
+                parameters=query.parameters,
+            )
+            tables[name] = pa.Table.from_pandas(queries.report_frame(name, frame), preserve_index=False)
+        return tables
     builder = ReportBuilder()
     for key in committed_objects(storage, settings, day, keys):
         found = storage.get(settings.output_bucket, key)

@@ -7,6 +7,7 @@ run against. Everything here takes and returns plain values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import IO, Protocol
 
@@ -65,6 +66,10 @@ class Storage(Protocol):
         """Register one partition (no-op when it is there)."""
         ...
 
-    def query(self, sql: str, *, database: str, workgroup: str) -> pd.DataFrame:
-        """Run one rendered statement on Athena and return its result set."""
+    def query(self, sql: str, *, database: str, workgroup: str, parameters: Sequence[str] = ()) -> pd.DataFrame:
+        """Run one rendered statement on Athena and return its result set.
+
+        ``parameters`` are text values bound to the statement's ``?``, in order
+        (Athena execution parameters, as varchar literals).
+        """
         ...

@@ -65,9 +65,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     warehouse.add_argument(
         "--materialize", action="store_true", help="copy the rows into the file instead of reading the Parquet files"
     )
+    warehouse.add_argument(
+        "--relative-paths",
+        action="store_true",
+        help="store the dataset path relative to the file's folder (open it from there, or SET file_search_path)",
+    )
+    warehouse.add_argument(
+        "--storage-version",
+        default=sql.WAREHOUSE_STORAGE_VERSION,
+        metavar="vX.Y.Z",
+        help="DuckDB storage format to write (default: %(default)s, readable by DuckDB 1.0 and later)",
+    )
     warehouse.add_argument("--database", default=sql.DEFAULT_DATABASE, help="schema name (default: %(default)s)")
     warehouse.add_argument("--table", default=sql.DEFAULT_TABLE, help="dataset relation name (default: %(default)s)")
     warehouse.set_defaults(func=run_warehouse)
+
+    columns = subparsers.add_parser(
+        "view-columns",
+        help="print (or --write) queries/views/columns.json, the views' output columns Terraform puts in Glue",
+    )
+    columns.add_argument("--write", action="store_true", help="rewrite queries/views/columns.json")
+    columns.set_defaults(func=run_view_columns)
 
 
 def run_query(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -76,19 +94,17 @@ def run_query(args: argparse.Namespace, *, out: TextIO | None = None, err: TextI
     out = out or sys.stdout
     err = err or sys.stderr
     try:
+        rendered = sql.render(sql.read_query(args.file), database=args.database, table=args.table)
+        parameters = sql.query_parameters(rendered, args.date)
+        if args.show_sql:
+            print(rendered if args.athena else sql.to_duckdb(rendered), file=err)
+            if parameters:
+                print(f"-- parameters (one per ?): {', '.join(parameters)}", file=err)
         if args.athena:
-            text = sql.read_query(args.file)
-            rendered = sql.render(text, database=args.database, table=args.table, ingest_date=args.date)
-            if args.show_sql:
-                print(rendered, file=err)
-            frame = _run_on_athena(rendered, args, err)
+            frame = _run_on_athena(rendered, parameters, args, err)
             if frame is None:
                 return EXIT_QUERY_FAILED
         else:
-            if args.show_sql:
-                text = sql.read_query(args.file)
-                rendered = sql.render(text, database=args.database, table=args.table, ingest_date=args.date)
-                print(sql.to_duckdb(rendered), file=err)
             frame = sql.run_local(args.file, args.data, ingest_date=args.date, database=args.database, table=args.table)
     except (PipelineError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=err)
@@ -103,11 +119,13 @@ def run_query(args: argparse.Namespace, *, out: TextIO | None = None, err: TextI
     return EXIT_OK
 
 
-def _run_on_athena(rendered: str, args: argparse.Namespace, err: TextIO) -> pd.DataFrame | None:
+def _run_on_athena(
+    rendered: str, parameters: tuple[str, ...], args: argparse.Namespace, err: TextIO
+) -> pd.DataFrame | None:
     """The query's result from Athena, or None after printing why Athena or AWS refused it."""
 
     try:
-        return sql.run_athena(rendered, database=args.database, workgroup=args.workgroup)
+        return sql.run_athena(rendered, database=args.database, workgroup=args.workgroup, parameters=parameters)
     except QueryFailed as exc:
         print(f"error: Athena could not run the query: {exc}", file=err)
     except (BotoCoreError, ClientError) as exc:
@@ -159,7 +177,13 @@ def run_warehouse(args: argparse.Namespace, *, out: TextIO | None = None, err: T
     err = err or sys.stderr
     try:
         relations = sql.write_warehouse(
-            args.data, args.db, database=args.database, table=args.table, materialize=args.materialize
+            args.data,
+            args.db,
+            database=args.database,
+            table=args.table,
+            materialize=args.materialize,
+            relative_paths=args.relative_paths,
+            storage_version=args.storage_version,
         )
     except PipelineError as exc:
         print(f"error: {exc}", file=err)
@@ -170,4 +194,18 @@ def run_warehouse(args: argparse.Namespace, *, out: TextIO | None = None, err: T
     print(f"wrote {args.db} with {len(relations)} relation(s):", file=out)
     for name in relations:
         print(f"  {name}", file=out)
+    return EXIT_OK
+
+
+def run_view_columns(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """The ``view-columns`` subcommand."""
+
+    out = out or sys.stdout
+    text = sql.view_columns_json()
+    if args.write:
+        target = sql.QUERIES_DIR / sql.VIEWS_SUBDIR / sql.VIEW_COLUMNS_FILE
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}", file=out)
+    else:
+        out.write(text)
     return EXIT_OK

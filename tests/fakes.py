@@ -13,7 +13,7 @@ import hashlib
 import io
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,7 +124,7 @@ class MemoryStorage:
         with self._lock:
             self.tables[(database, table)]["partitions"].setdefault(location, [value])
 
-    def query(self, sql: str, *, database: str, workgroup: str) -> pd.DataFrame:
+    def query(self, sql: str, *, database: str, workgroup: str, parameters: Sequence[str] = ()) -> pd.DataFrame:
         raise NotImplementedError("MemoryStorage runs no SQL: the Athena engine is tested on the emulator")
 
 

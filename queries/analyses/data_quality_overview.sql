@@ -1,7 +1,7 @@
 -- Data quality per loaded source file (source_key) and ingestion date: rows loaded,
 -- missing optional values, zero-priced lines, loss-making lines, order-date range.
 -- Rows rejected at load time are not in the table: see rejects/ in the output bucket.
--- Scope: ingest_date = 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
+-- Parameter ?: the ingestion date 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
 SELECT
     ingest_date,
     source_key,
@@ -19,6 +19,6 @@ SELECT
     MAX(order_date) AS last_order_date,
     MAX(ingested_at) AS last_ingested_at
 FROM "${database}"."${table}"
-WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')
+WHERE ingest_date = COALESCE(NULLIF(?, 'ALL'), ingest_date)
 GROUP BY ingest_date, source_key
 ORDER BY ingest_date ASC, source_key ASC

@@ -1,6 +1,6 @@
 -- Effect of discount on margin: lines grouped by discount band.
 -- Bands: 0%, (0-10], (10-20], (20-30], (30-50], over 50%.
--- Scope: ingest_date = 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
+-- Parameter ?: the ingestion date 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
 WITH lines AS (
     SELECT
         CASE
@@ -16,7 +16,7 @@ WITH lines AS (
         list_price * quantity * discount_percent / 100 AS discount_amount,
         profit
     FROM "${database}"."${table}"
-    WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')
+    WHERE ingest_date = COALESCE(NULLIF(?, 'ALL'), ingest_date)
 )
 SELECT
     CASE band

@@ -1,6 +1,6 @@
 -- Sub-categories whose total profit is negative, biggest loss first, with how often
 -- their lines lose money and how deep their discounts go.
--- Scope: ingest_date = 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
+-- Parameter ?: the ingestion date 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
 WITH lines AS (
     SELECT
         category,
@@ -10,7 +10,7 @@ WITH lines AS (
         list_price * (1 - discount_percent / 100) * quantity AS revenue,
         profit
     FROM "${database}"."${table}"
-    WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')
+    WHERE ingest_date = COALESCE(NULLIF(?, 'ALL'), ingest_date)
 )
 SELECT
     category,

@@ -1,5 +1,5 @@
 -- Orders, lines, units, revenue and profit per order date.
--- Scope: ingest_date = 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
+-- Parameter ?: the ingestion date 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
 SELECT
     order_date,
     COUNT(DISTINCT order_id) AS orders,
@@ -8,6 +8,6 @@ SELECT
     ROUND(SUM(list_price * (1 - discount_percent / 100) * quantity), 2) AS revenue,
     ROUND(SUM(profit), 2) AS profit
 FROM "${database}"."${table}"
-WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')
+WHERE ingest_date = COALESCE(NULLIF(?, 'ALL'), ingest_date)
 GROUP BY order_date
 ORDER BY order_date ASC

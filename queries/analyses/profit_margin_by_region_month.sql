@@ -1,7 +1,7 @@
 -- Profit and margin by region and order month.
 -- revenue = list_price * (1 - discount_percent / 100) * quantity (after discount);
 -- margin_pct = 100 * profit / revenue (NULL when revenue is 0).
--- Scope: ingest_date = 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
+-- Parameter ?: the ingestion date 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
 WITH lines AS (
     SELECT
         region,
@@ -11,7 +11,7 @@ WITH lines AS (
         list_price * (1 - discount_percent / 100) * quantity AS revenue,
         profit
     FROM "${database}"."${table}"
-    WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')
+    WHERE ingest_date = COALESCE(NULLIF(?, 'ALL'), ingest_date)
 )
 SELECT
     region,

@@ -1,5 +1,5 @@
 -- The 20 products with the highest total profit (lines without a product_id are left out).
--- Scope: ingest_date = 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
+-- Parameter ?: the ingestion date 'YYYY-MM-DD' (one day's loads) or 'ALL' (all history).
 WITH lines AS (
     SELECT
         product_id,
@@ -10,7 +10,7 @@ WITH lines AS (
         list_price * (1 - discount_percent / 100) * quantity AS revenue,
         profit
     FROM "${database}"."${table}"
-    WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')
+    WHERE ingest_date = COALESCE(NULLIF(?, 'ALL'), ingest_date)
       AND product_id IS NOT NULL
 )
 SELECT

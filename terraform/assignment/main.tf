@@ -38,6 +38,8 @@ module "glue_athena" {
   bytes_scanned_cutoff_per_query = var.athena_bytes_scanned_cutoff
   force_destroy                  = var.force_destroy
   queries_dir                    = "${path.module}/../../queries"
+  dataset_bucket_name            = module.s3.output_bucket_name
+  dataset_prefix                 = var.output_prefixes.dataset
 }
 
 module "iam" {

@@ -67,3 +67,13 @@ output "athena_named_query_ids" {
   description = "Saved queries (one per file in queries/), by name."
   value       = module.glue_athena.named_query_ids
 }
+
+output "athena_view_names" {
+  description = "Athena views in the Glue Data Catalog, next to the table (for BI tools)."
+  value       = module.glue_athena.view_names
+}
+
+output "analyst_policy_arn" {
+  description = "Managed policy for analysts and BI services: query through the workgroup, read the dataset and views only."
+  value       = module.glue_athena.analyst_policy_arn
+}

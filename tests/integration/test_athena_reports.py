@@ -132,11 +132,13 @@ def test_athena_reports_runs_the_library_sql_and_returns_the_csv_frames(aws: Loc
     assert len(executions) == 3
     for execution, relative in zip(executions, sql.REPORT_QUERIES.values(), strict=True):
         text = (sql.QUERIES_DIR / relative).read_text(encoding="utf-8")
-        assert execution["Query"] == sql.render(text, database="orders_analytics", table="orders", ingest_date=DAY)
+        # The file as Terraform saves it, with the date as Athena's execution parameter (a varchar literal).
+        assert execution["Query"] == sql.render(text, database="orders_analytics", table="orders")
+        assert execution["ExecutionParameters"] == [f"'{DAY}'"]
         assert execution["QueryExecutionContext"]["Database"] == "orders_analytics"
         assert execution["WorkGroup"] == WORKGROUP
         assert execution["ResultConfiguration"]["OutputLocation"].startswith(f"s3://{RESULTS_BUCKET}/query-results/")
-    assert "ingest_date = '2024-03-01'" in executions[0]["Query"]
+    assert "ingest_date = COALESCE(NULLIF(?, 'ALL'), ingest_date)" in executions[0]["Query"]
 
 
 def test_a_day_without_rows_gives_empty_frames_with_the_csv_columns(aws: LocalAws) -> None:
@@ -215,3 +217,4 @@ def test_cli_query_on_athena_prints_the_result(aws: LocalAws) -> None:
     )
     [execution] = executed_queries()[before:]
     assert 'FROM "orders_analytics"."orders"' in execution["Query"]
+    assert execution["ExecutionParameters"] == [f"'{DAY}'"]

@@ -2,7 +2,7 @@
 
 The pipeline runs for real (handler in moto's server, output bucket copied to disk);
 then the three Athena report queries run locally on the Parquet dataset it wrote and
-must give the CSVs' rows: same rows, same order, profit within 0.01.
+must give the CSVs' rows exactly: same rows, same order, the same cents and counts.
 """
 
 from __future__ import annotations
@@ -69,3 +69,37 @@ def test_report_queries_equal_the_lambda_csvs_on_100k_generated_rows(tmp_path: P
     source = tmp_path / "orders_100k.csv"
     assert generate.write_csv(source, rows=100_000, seed=11) == 100_000
     assert_reports_agree(run_pipeline(source, tmp_path / "out"))
+
+
+HALF_CENT_CSV = (
+    "Order Id,Order Date,Ship Mode,Segment,Country,City,State,Postal Code,Region,Category,"
+    "Sub Category,Product Id,cost price,List Price,Quantity,Discount Percent\n"
+    "H-1,2024-02-01,First Class,Consumer,United States,Austin,Texas,73301,Central,Technology,Phones,T-1,0,571.785,1,0\n"
+    "H-2,2024-02-01,First Class,Consumer,United States,Austin,Texas,73301,East,Technology,Phones,T-1,0,2.675,1,0\n"
+    "H-3,2024-02-01,First Class,Consumer,United States,Austin,Texas,73301,West,Technology,Phones,T-1,10,5938.575,1,0\n"
+)
+# Each region's profit is one double just below a half cent (571.785 is 571.78499999999996...). Athena
+# (Trino's round scales to 57178.5 and rounds half up) and the Lambda (pyarrow, half away from zero on
+# the scaled value) give the upper cent; rounding the binary value, as DuckDB's own round does, gives
+# the lower one for all three rows.
+HALF_CENT_REPORT = "region,total_profit\nWest,5928.58\nCentral,571.79\nEast,2.68\n"
+
+
+def test_half_cent_profits_give_the_lambdas_cents_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`orders-analytics run FILE --out DIR`, then `orders-analytics query ... --data DIR`: the same cents."""
+    source = tmp_path / "half_cents.csv"
+    source.write_text(HALF_CENT_CSV)
+    out = run_pipeline(source, tmp_path / "out")
+    csv_path = out / "analytics" / DAY.replace("-", "/") / "most_profitable_region.csv"
+    assert csv_path.read_text() == HALF_CENT_REPORT
+
+    capsys.readouterr()
+    code = cli.main(["query", "most_profitable_region", "--data", str(out), "--date", DAY, "--format", "csv"])
+    assert code == 0
+    assert capsys.readouterr().out == HALF_CENT_REPORT
+
+    region = sql.compare_reports(out, DAY)[0]
+    assert (region.ok, region.detail, region.half_cents) == (True, "3 rows agree exactly", ())
+    assert_reports_agree(out)

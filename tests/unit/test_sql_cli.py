@@ -55,6 +55,7 @@ def test_athena_failures_exit_1_with_the_reason(
 
     def refuse(sql_text: str, **kwargs: Any) -> None:
         seen.append(sql_text)
+        seen.extend(kwargs["parameters"])
         raise failure
 
     monkeypatch.setattr(sql, "run_athena", refuse)
@@ -62,7 +63,8 @@ def test_athena_failures_exit_1_with_the_reason(
     err = io.StringIO()
     assert args.func(args, out=io.StringIO(), err=err) == 1
     assert message in err.getvalue()
-    assert "ingest_date = '2024-03-01'" in seen[0]
+    assert "COALESCE(NULLIF(?, 'ALL'), ingest_date)" in seen[0]
+    assert seen[1:] == ["2024-03-01"]
 
 
 def test_bad_date_exits_2_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:

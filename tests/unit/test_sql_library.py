@@ -9,6 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from lambda_app.queries import DATE_FILTER, parameter_count
 from orders_tools import sql
 
 FILES = sql.query_files()
@@ -30,7 +31,7 @@ def test_library_has_the_reports_analyses_and_views() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
 def test_file_is_one_athena_statement_with_named_columns(path: Path) -> None:
-    rendered = sql.render(path.read_text(encoding="utf-8"), database="db", table="orders", ingest_date="2024-03-01")
+    rendered = sql.render(path.read_text(encoding="utf-8"), database="db", table="orders")
     statements = [s for s in sqlglot.parse(rendered, read="athena") if s is not None]
     assert len(statements) == 1
     assert not rendered.rstrip().endswith(";")
@@ -47,21 +48,25 @@ def test_file_is_one_athena_statement_with_named_columns(path: Path) -> None:
 def test_file_uses_only_the_terraform_placeholders(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert "%{" not in text
-    assert set(re.findall(r"\$\{([^}]*)\}", text)) <= {"database", "table", "ingest_date"}
+    assert set(re.findall(r"\$\{([^}]*)\}", text)) <= {"database", "table"}
     assert "$${" not in text
     assert '"${database}"."${table}"' in text
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
 def test_file_scoping_matches_its_kind(path: Path) -> None:
+    """Date-scoped files take the date as one Athena execution parameter (?) in the WHERE clause; views none."""
     text = path.read_text(encoding="utf-8")
     relative = path.relative_to(sql.QUERIES_DIR).as_posix()
-    date_filter = "('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')"
+    rendered = sql.render(text, database="db", table="orders")
+    placeholders = list(sqlglot.parse_one(rendered, read="athena").find_all(exp.Placeholder))
     if relative.startswith("views/"):
-        assert "${ingest_date}" not in text
+        assert placeholders == []
         assert re.search(r'CREATE OR REPLACE VIEW "\$\{database\}"\."' + re.escape(path.stem) + '"', text)
     else:
-        assert date_filter in text
+        assert DATE_FILTER in text
+        assert len(placeholders) == 1 == parameter_count(rendered)
+        assert all(p.find_ancestor(exp.Where) is not None for p in placeholders)  # Athena: ? only in WHERE
         assert "CREATE" not in text.upper().split("--")[0]
 
 
@@ -70,7 +75,7 @@ def test_file_transpiles_faithfully_to_duckdb(path: Path) -> None:
     rendered = sql.render(path.read_text(encoding="utf-8"), database="db", table="orders")
     duck = sql.to_duckdb(rendered)
     assert sqlglot.parse_one(duck, read="duckdb") is not None
-    assert "'ALL' = 'ALL'" in duck or path.parent.name == "views"
+    assert "COALESCE(NULLIF(?, 'ALL')" in duck or path.parent.name == "views"
 
 
 @pytest.mark.parametrize("report", list(sql.REPORT_QUERIES))
@@ -80,3 +85,24 @@ def test_report_query_selects_the_csv_columns_in_order(report: str) -> None:
     assert isinstance(query, exp.Query)
     assert tuple(query.named_selects) == sql.REPORT_COLUMNS[report]
     assert query.args.get("order") is not None, "the report's row order is fixed by ORDER BY"
+
+
+def test_view_columns_file_is_current() -> None:
+    """Terraform reads the views' Glue columns from queries/views/columns.json: regenerate with
+    `orders-analytics view-columns --write` after changing a view."""
+    stored = (sql.QUERIES_DIR / sql.VIEWS_SUBDIR / sql.VIEW_COLUMNS_FILE).read_text(encoding="utf-8")
+    assert stored == sql.view_columns_json()
+
+
+def test_view_definition_is_the_select_with_the_columns() -> None:
+    view = sql.view_definition(sql.QUERIES_DIR / "views/v_report_orders_by_category.sql")
+    assert view.name == "v_report_orders_by_category"
+    assert view.sql.startswith("SELECT\n    ingest_date,")
+    assert view.sql.endswith("GROUP BY ingest_date, category, sub_category")
+    assert 'FROM "orders_analytics"."orders"' in view.sql
+    assert [tuple(c) for c in view.columns] == [
+        ("ingest_date", "string", "varchar"),
+        ("category", "string", "varchar"),
+        ("sub_category", "string", "varchar"),
+        ("order_count", "bigint", "bigint"),
+    ]

@@ -10,33 +10,41 @@ import pytest
 from lambda_app.errors import PipelineError, QueryTemplateError
 from orders_tools import sql
 
-TEMPLATE = (
-    "SELECT * FROM \"${database}\".\"${table}\" WHERE ('${ingest_date}' = 'ALL' OR ingest_date = '${ingest_date}')"
-)
+TEMPLATE = 'SELECT * FROM "${database}"."${table}" WHERE ingest_date = COALESCE(NULLIF(?, \'ALL\'), ingest_date)'
 
 
-def test_render_fills_every_placeholder_with_a_date() -> None:
-    out = sql.render(TEMPLATE, database="orders_analytics", table="orders", ingest_date="2024-03-01")
+def test_render_fills_the_names_and_leaves_the_date_parameter() -> None:
+    out = sql.render(TEMPLATE, database="orders_analytics", table="orders")
     assert out == (
-        "SELECT * FROM \"orders_analytics\".\"orders\" WHERE ('2024-03-01' = 'ALL' OR ingest_date = '2024-03-01')"
+        'SELECT * FROM "orders_analytics"."orders" WHERE ingest_date = COALESCE(NULLIF(?, \'ALL\'), ingest_date)'
+    )
+
+
+def test_the_date_is_one_text_parameter_per_question_mark() -> None:
+    rendered = sql.render(TEMPLATE, database="d", table="t")
+    assert sql.query_parameters(rendered, "2024-03-01") == ("2024-03-01",)
+    assert sql.query_parameters(rendered, date(2024, 2, 29)) == ("2024-02-29",)
+    assert sql.query_parameters("SELECT 1 WHERE ? = ? AND x = '?' -- ?\n AND \"a?\" = 1", "2024-03-01") == (
+        "2024-03-01",
+        "2024-03-01",
     )
 
 
 @pytest.mark.parametrize("ingest_date", [None, "ALL", "all"])
-def test_render_without_a_date_selects_all_history(ingest_date: str | None) -> None:
-    out = sql.render(TEMPLATE, database="d", table="t", ingest_date=ingest_date)
-    assert "('ALL' = 'ALL' OR ingest_date = 'ALL')" in out
+def test_no_date_selects_all_history(ingest_date: str | None) -> None:
+    assert sql.query_parameters(TEMPLATE, ingest_date) == ("ALL",)
 
 
-def test_render_accepts_a_date_object() -> None:
-    out = sql.render("${ingest_date}", database="d", table="t", ingest_date=date(2024, 2, 29))
-    assert out == "2024-02-29"
+def test_a_date_for_a_query_without_parameters_is_an_error() -> None:
+    assert sql.query_parameters("SELECT 1", None) == ()
+    with pytest.raises(QueryTemplateError, match="no date parameter"):
+        sql.query_parameters("SELECT 1", "2024-03-01")
 
 
 @pytest.mark.parametrize("bad", ["2024-3-1", "2024-02-30", "yesterday", "2024-03-01' OR '1'='1", ""])
-def test_render_refuses_a_date_that_is_not_yyyy_mm_dd(bad: str) -> None:
+def test_a_date_that_is_not_yyyy_mm_dd_is_refused(bad: str) -> None:
     with pytest.raises(QueryTemplateError):
-        sql.render(TEMPLATE, database="d", table="t", ingest_date=bad)
+        sql.query_parameters(TEMPLATE, bad)
 
 
 @pytest.mark.parametrize(("database", "table"), [('a"b', "t"), ("d", "t; DROP TABLE x"), ("", "t"), ("d", "t.u")])
@@ -48,6 +56,8 @@ def test_render_refuses_names_that_are_not_glue_identifiers(database: str, table
 def test_render_refuses_unknown_placeholders_and_terraform_directives() -> None:
     with pytest.raises(QueryTemplateError, match="region"):
         sql.render("SELECT '${region}'", database="d", table="t")
+    with pytest.raises(QueryTemplateError, match="execution parameter"):
+        sql.render("SELECT '${ingest_date}'", database="d", table="t")
     with pytest.raises(QueryTemplateError, match="%\\{"):
         sql.render("SELECT '%{ if x }'", database="d", table="t")
 

@@ -32,3 +32,13 @@ output "named_query_ids" {
   description = "IDs of the saved queries, by name."
   value       = { for f, q in aws_athena_named_query.this : trimsuffix(f, ".sql") => q.id }
 }
+
+output "view_names" {
+  description = "Athena views created in the Glue Data Catalog (one per file of queries_dir/views)."
+  value       = sort(keys(aws_glue_catalog_table.view))
+}
+
+output "analyst_policy_arn" {
+  description = "ARN of the analysts' managed policy: attach it to an analyst's role or user, or to a BI service role."
+  value       = var.create_analyst_policy ? aws_iam_policy.analyst[0].arn : null
+}

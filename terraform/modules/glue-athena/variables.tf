@@ -74,14 +74,43 @@ variable "queries_dir" {
   type        = string
 }
 
-variable "ingest_date_placeholder" {
-  description = "Value given to $${ingest_date} when rendering the queries: the saved queries show it for the user to replace with a date. \"ALL\" instead saves them ready to run over all history (the queries treat ALL as every ingest_date)."
-  type        = string
-  default     = "YYYY-MM-DD"
-}
-
 variable "tags" {
   description = "Tags added to the database and the workgroup (on top of the provider's default_tags)."
   type        = map(string)
   default     = {}
+}
+
+variable "create_views" {
+  description = "Create the views of queries_dir/views in the Glue Data Catalog as Athena views (columns from views/columns.json)."
+  type        = bool
+  default     = true
+}
+
+variable "create_analyst_policy" {
+  description = "Create the analysts' managed IAM policy (query through the workgroup, read the dataset and views)."
+  type        = bool
+  default     = true
+}
+
+variable "analyst_policy_name" {
+  description = "Name of the analysts' managed policy; null gives \"<workgroup_name>-analyst\"."
+  type        = string
+  default     = null
+}
+
+variable "dataset_bucket_name" {
+  description = "Bucket holding the dataset (the output bucket): analysts may read dataset_prefix in it and nothing else."
+  type        = string
+  default     = null
+}
+
+variable "dataset_prefix" {
+  description = "Key prefix of the dataset in dataset_bucket_name (the table's location), e.g. \"dataset/orders/\"."
+  type        = string
+  default     = "dataset/orders/"
+
+  validation {
+    condition     = endswith(var.dataset_prefix, "/") && !startswith(var.dataset_prefix, "/")
+    error_message = "dataset_prefix must be a key prefix like \"dataset/orders/\"."
+  }
 }
