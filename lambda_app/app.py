@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
 from lambda_app import daily_reports
 from lambda_app.aws import AwsStorage
 from lambda_app.errors import RecordsFailedError, is_retryable
@@ -54,6 +57,9 @@ class App:
         self.settings = settings
         self.storage = storage
         self.unit_of_work = UnitOfWork(storage, settings)
+        # CloudWatch Embedded Metric Format: JSON lines on stdout that CloudWatch turns into metrics (no API
+        # call, no IAM). One line per invocation, plus one per refused file (its reason is a dimension).
+        self.metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> App:
@@ -68,9 +74,12 @@ class App:
         messages = parse_event(event)
         is_batch = any(m.message_id is not None for m in messages)
         outcomes = [self._process(message) for message in messages]
+        refresh_started = time.monotonic()
         reports, refresh_failed = self._refresh(outcomes)
+        refresh_seconds = time.monotonic() - refresh_started
         summary = _summary(outcomes, reports, time.monotonic() - started)
         logger.info("event processed", extra={"summary": summary})
+        self._emit_metrics([r for o in outcomes for r in o.results], refresh_seconds if reports else None)
         failed = [o for o in outcomes if o.failures or (refresh_failed & _days(o.results))]
         if is_batch:
             return {"batchItemFailures": [{"itemIdentifier": o.message.message_id} for o in failed]}
@@ -102,6 +111,36 @@ class App:
                 )
                 outcome.failures.append((obj.key, exc))
         return outcome
+
+    def _emit_metrics(self, results: list[FileResult], refresh_seconds: float | None) -> None:
+        """Per file: rows read/loaded/rejected, bytes, seconds; files loaded/rejected; the reports' refresh time."""
+        if not results and refresh_seconds is None:
+            return  # nothing happened worth a metric (skipped records only)
+        add = self.metrics.add_metric
+        for result in results:
+            if result.status == Status.LOADED:
+                add(name="files_loaded", unit=MetricUnit.Count, value=1)
+            elif result.status == Status.REJECTED_FILE:
+                add(name="files_rejected", unit=MetricUnit.Count, value=1)
+                # The reason as a dimension: a bounded set (the InputFileError reasons).
+                with single_metric(
+                    name="files_rejected_by_reason",
+                    unit=MetricUnit.Count,
+                    value=1,
+                    namespace=self.settings.metrics_namespace,
+                    default_dimensions={"service": self.settings.service_name, "reason": str(result.reason)},
+                ):
+                    pass
+            else:
+                continue
+            add(name="rows_read", unit=MetricUnit.Count, value=result.rows_read)
+            add(name="rows_loaded", unit=MetricUnit.Count, value=result.rows_loaded)
+            add(name="rows_rejected", unit=MetricUnit.Count, value=result.rows_rejected)
+            add(name="file_bytes", unit=MetricUnit.Bytes, value=result.size or 0)
+            add(name="processing_seconds", unit=MetricUnit.Seconds, value=result.duration_seconds)
+        if refresh_seconds is not None:
+            add(name="report_refresh_seconds", unit=MetricUnit.Seconds, value=round(refresh_seconds, 3))
+        self.metrics.flush_metrics(raise_on_empty_metrics=False)
 
     def _refuse(self, obj: ObjectEvent) -> Skipped | None:
         """The loop guard: never read the output bucket as input."""

@@ -73,6 +73,7 @@ class Settings:
     athena_workgroup: str = "primary"
     log_level: str = "INFO"
     service_name: str = "orders-analytics"
+    metrics_namespace: str = "OrdersAnalytics"
     queries_dir: Path = _CHECKOUT_QUERIES
 
     @classmethod
@@ -111,6 +112,7 @@ class Settings:
             athena_workgroup=text("ATHENA_WORKGROUP", cls.athena_workgroup),
             log_level=level,
             service_name=text("POWERTOOLS_SERVICE_NAME", cls.service_name),
+            metrics_namespace=text("POWERTOOLS_METRICS_NAMESPACE", cls.metrics_namespace),
             queries_dir=_queries_dir(env),
         )
         settings.validate()
