@@ -33,7 +33,10 @@ typecheck: install  ## mypy --strict on lambda_app
 	$(BIN)/mypy
 
 test: install infra-tools lint typecheck  ## everything CI runs: lint, types, unit, integration, infra checks
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile -m "not infra"
+	@# Separately: moto keeps its state per process, so the applied stack must not share a process with the
+	@# tests that reset the session's emulator.
+	$(BIN)/pytest -n 2 --dist loadfile -m infra
 
 unit: install  ## fast tests, no network
 	$(BIN)/pytest tests/unit

@@ -114,7 +114,7 @@ class App:
 
     def _emit_metrics(self, results: list[FileResult], refresh_seconds: float | None) -> None:
         """Per file: rows read/loaded/rejected, bytes, seconds; files loaded/rejected; the reports' refresh time."""
-        if not results and refresh_seconds is None:
+        if refresh_seconds is None and all(r.status == Status.SKIPPED for r in results):
             return  # nothing happened worth a metric (skipped records only)
         add = self.metrics.add_metric
         for result in results:

@@ -218,6 +218,12 @@ def run_scenarios(pipeline: Pipeline, *, with_multipart: bool) -> None:
     outcome = pipeline.deliver("file with some rejected rows", partial, refreshes=1)
     assert statuses(outcome) == [("loaded", None)] and outcome["files"][0]["rows_rejected"] == 1
 
+    # Replacing it deletes the old attempt's Parquet object and its rejects object in one DeleteObjects.
+    _, head_d2 = pipeline.upload("orders-d.csv", csv_bytes(*(line(f"D-{i}") for i in range(5))))
+    corrected = s3_events.s3_event(pipeline.record(key_d, head_d2, DAY1 + timedelta(minutes=6)))
+    outcome = pipeline.deliver("corrected re-upload of a file with rejected rows", corrected, refreshes=1)
+    assert statuses(outcome) == [("loaded", None)]
+
     if with_multipart:
         # Rejects above 8 MiB go up in parts; a part that fails makes s3transfer abort the upload.
         body = csv_bytes(*(line(f"E-{i}", quantity="many") for i in range(BIG_REJECT_ROWS)))
