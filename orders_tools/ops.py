@@ -32,6 +32,7 @@ from urllib.parse import unquote_plus
 import boto3
 from botocore.exceptions import ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lambda_app import daily_reports, paths, queries
@@ -393,18 +394,19 @@ def _print_status(status: dict[str, Any]) -> None:
         if row.get("previous_load_kept"):
             reason += " (the previous load is kept)"
         table.add_row(
-            row["key"],
+            escape(row["key"]),
             f"[{colours.get(row['status'], 'white')}]{row['status']}[/]",
             *("" if row[n] is None else str(row[n]) for n in ("rows_read", "rows_loaded", "rows_rejected")),
-            reason,
+            escape(reason),
         )
     console.print(table if status["files"] else f"no files on {status['date']}")
     for error in status["errors"]:
         console.print(
-            f"[red]error record[/] {error['record']} ({error['written']}): {error['reason']}: {error['detail']}"
+            f"[red]error record[/] {escape(error['record'])} ({error['written']}):",
+            escape(f"{error['reason']}: {error['detail']}"),
         )
         if error["rejects_object"]:
-            console.print(f"  rejected rows: s3://{status['output_bucket']}/{error['rejects_object']}")
+            console.print(escape(f"  rejected rows: s3://{status['output_bucket']}/{error['rejects_object']}"))
     reports = Table(title="reports", title_justify="left")
     for column in ("report", "written", "bytes"):
         reports.add_column(column)
@@ -417,9 +419,9 @@ def _print_status(status: dict[str, Any]) -> None:
     else:
         console.print(f"failure queue: {queue['messages']} message(s), {queue['in_flight']} in flight")
     for warning in status["warnings"]:
-        console.print(f"[yellow]warning[/]: {warning}")
+        console.print(f"[yellow]warning[/]: {escape(warning)}")
     for problem in status["problems"]:
-        console.print(f"[red]problem[/]: {problem}")
+        console.print(f"[red]problem[/]: {escape(problem)}")
     if status["problems"]:
         console.print(
             "next: a rejected file: fix it and upload it again under the same key; an unprocessed file:"
@@ -678,15 +680,15 @@ def _smoke(args: argparse.Namespace) -> int:
     run_id = uuid.uuid4().hex
     key = f"{stack.input_prefix}smoke/{run_id}.csv"
     body, good, regions = smoke_file(run_id)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     clients.s3.put_object(Bucket=stack.input_bucket, Key=key, Body=body)
-    console.print(f"smoke: uploaded s3://{stack.input_bucket}/{key} ({good} good rows, 1 bad)")
+    console.print(escape(f"smoke: uploaded s3://{stack.input_bucket}/{key} ({good} good rows, 1 bad)"))
     days: list[date] = []
     try:
         if args.via != "s3":
             delivery = Delivery(key, object_event(clients, stack.input_bucket, key)[0])
             deliver(clients, args.via, delivery)
-            console.print(f"smoke: delivered via {args.via}: {delivery.outcome} {delivery.detail}")
+            console.print(escape(f"smoke: delivered via {args.via}: {delivery.outcome} {delivery.detail}"))
         manifest, days = _wait_for_manifest(clients, key, args.timeout, console)
         _check_manifest(manifest, good)
         _wait_for_reports(clients, date.fromisoformat(manifest["ingest_date"]), regions, args.timeout, console)
@@ -818,5 +820,6 @@ def _clean_up(clients: Clients, key: str, days: list[date], console: Console) ->
     for day in sorted(refresh):  # the day's reports without the smoke rows
         daily_reports.refresh_reports(storage, settings, day)
     console.print(
-        f"smoke: removed the file and {len(keys)} output object(s); refreshed the reports of {sorted(refresh)}"
+        f"smoke: removed the file and {len(keys)} output object(s); refreshed the reports of"
+        f" {', '.join(d.isoformat() for d in sorted(refresh)) or 'no day'}"
     )

@@ -267,6 +267,7 @@ def test_smoke_passes_via_local_and_removes_what_it_uploaded(aws: LocalAws, caps
     captured = capsys.readouterr()
     assert "smoke passed" in captured.out, captured.err
     assert "loaded 7 rows, rejected 1" in captured.out
+    assert f"refreshed the reports of {today()}" in captured.err
     assert not aws.adapter.list_keys(aws.input_bucket, "smoke/")
     leftovers = [k for k in aws.output_keys() if "smoke/" in k]
     assert leftovers == []
