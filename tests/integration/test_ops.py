@@ -285,3 +285,20 @@ def test_smoke_fails_with_the_reason_when_nothing_delivers(aws: LocalAws, capsys
     assert "smoke failed: no run manifest for s3://orders-input-local/smoke/" in err
     assert "the event did not reach the function" in err
     assert not aws.adapter.list_keys(aws.input_bucket, "smoke/")
+
+
+def test_replay_of_a_day_loads_its_unprocessed_file(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    upload_and_deliver(aws, "orders/good.csv", GOOD)
+    aws.upload("orders/lost.csv", GOOD)  # its event never arrived
+    capsys.readouterr()
+
+    assert main(["replay", "--date", today(), "--via", "local", *stack(aws)]) == 0
+    printed = capsys.readouterr().out
+    assert "orders/lost.csv: delivered via local: orders/lost.csv: loaded read=5 loaded=4 rejected=1" in printed
+    assert "orders/good.csv: delivered via local" in printed
+    assert main(["status", "--date", today(), *stack(aws)]) == 0
+
+
+def test_replay_takes_exactly_one_selection(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", "orders/a.csv", "--failed", "--via", "local", *stack(aws)]) == 2
+    assert "exactly one of" in capsys.readouterr().err
