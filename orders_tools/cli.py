@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lambda_app.logs import logger
-from orders_tools import bench, cli_sql, generate, sql
+from orders_tools import bench, cli_sql, generate, ops, sql
 from orders_tools.emulator import local_aws
 
 # The checkout's sample; an installed wheel builds the same rows with the generator (scripts/make_sample.py).
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.register(sub)
     cli_sql.register(sub)
     bench.register(sub)
+    ops.register(sub)
     return parser
 
 
