@@ -1,6 +1,7 @@
 """``orders-analytics``: run the real pipeline on a laptop against a local AWS emulator.
 
-Subcommands: ``demo``, ``run``, ``generate``, ``query``, ``warehouse``, ``bench``.
+Subcommands: ``demo``, ``run``, ``generate``, ``query``, ``warehouse``, ``view-columns``, ``bench``, and for the
+operator of a deployed stack ``status``, ``replay``, ``smoke``.
 """
 
 from __future__ import annotations
