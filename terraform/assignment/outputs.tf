@@ -44,8 +44,48 @@ output "log_group_name" {
 }
 
 output "failure_queue_url" {
-  description = "SQS queue holding S3 events that failed after Lambda's retries."
+  description = "SQS queue holding asynchronous events (delivery = \"direct\", or replays with --invocation-type Event) that failed after Lambda's retries or aged out."
   value       = module.lambda.failure_queue_url
+}
+
+output "delivery" {
+  description = "How S3 events reach the function: \"queue\" or \"direct\"."
+  value       = var.delivery
+}
+
+output "input_queue_url" {
+  description = "delivery = \"queue\": the queue S3 events wait in until the function takes them (null with direct delivery)."
+  value       = one(module.queue[*].queue_url)
+}
+
+output "dead_letter_queue_url" {
+  description = "delivery = \"queue\": messages that failed queue_max_receive_count deliveries (null with direct delivery)."
+  value       = one(module.queue[*].dead_letter_queue_url)
+}
+
+output "event_source_mapping_uuid" {
+  description = "delivery = \"queue\": the event source mapping (pause it with aws lambda update-event-source-mapping --uuid ... --no-enabled)."
+  value       = module.lambda.event_source_mapping_uuid
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies (encrypted with its own KMS key)."
+  value       = module.monitoring.topic_arn
+}
+
+output "alarm_names" {
+  description = "CloudWatch alarm names, by what they watch."
+  value       = module.monitoring.alarm_names
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the pipeline."
+  value       = module.monitoring.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "Console address of the dashboard."
+  value       = module.monitoring.dashboard_url
 }
 
 output "glue_database_name" {

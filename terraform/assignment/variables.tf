@@ -105,6 +105,11 @@ variable "report_engine" {
   description = "\"local\" (reports computed in the function) or \"athena\" (queries/ run through the workgroup; grants the function the Athena permissions)."
   type        = string
   default     = "local"
+
+  validation {
+    condition     = contains(["local", "athena"], var.report_engine)
+    error_message = "report_engine must be \"local\" or \"athena\"."
+  }
 }
 
 variable "lambda_memory_size" {
@@ -120,9 +125,122 @@ variable "lambda_timeout" {
 }
 
 variable "lambda_reserved_concurrency" {
-  description = "Reserved concurrency of the function; 1 serialises runs (see docs/deployment.md)."
+  description = "Reserved concurrency of the function; null (the default) reserves none. Not needed for correctness; reserving N needs an account concurrency quota of at least N + 100 (see docs/deployment.md, \"Concurrency\")."
   type        = number
-  default     = 1
+  default     = null
+}
+
+variable "lambda_ephemeral_storage_size" {
+  description = "Size of the function's /tmp in MB (512-10240)."
+  type        = number
+  default     = 1024
+}
+
+variable "lambda_maximum_retry_attempts" {
+  description = "Asynchronous invocations (delivery = \"direct\", replays with --invocation-type Event): retries after a function error (0-2) before the event goes to the failure queue."
+  type        = number
+  default     = 2
+}
+
+variable "lambda_maximum_event_age_seconds" {
+  description = "Asynchronous invocations: how long Lambda keeps an event queued, throttles included, before it goes to the failure queue (60-21600)."
+  type        = number
+  default     = 21600
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary for the function's role, where the account requires one; null for none."
+  type        = string
+  default     = null
+}
+
+variable "delivery" {
+  description = "How S3 events reach the function: \"queue\" (input bucket -> SQS queue -> event source mapping, batched, with a dead-letter queue) or \"direct\" (S3 invokes the function asynchronously). docs/deployment.md, \"Delivery\", has the trade-offs."
+  type        = string
+  default     = "queue"
+
+  validation {
+    condition     = contains(["queue", "direct"], var.delivery)
+    error_message = "delivery must be \"queue\" or \"direct\"."
+  }
+}
+
+variable "input_suffixes" {
+  description = "Key suffixes that trigger the function, one notification rule each; S3 matches them case-sensitively. None may end with another (S3 refuses overlapping rules)."
+  type        = list(string)
+  default     = [".csv", ".CSV"]
+}
+
+variable "queue_batch_size" {
+  description = "delivery = \"queue\": most files (messages) per invocation (1-10000; above 10 needs queue_batching_window_seconds >= 1). The files of one batch load one after the other within one timeout."
+  type        = number
+  default     = 10
+}
+
+variable "queue_batching_window_seconds" {
+  description = "delivery = \"queue\": how long the event source mapping may wait to fill a batch (0-300 s)."
+  type        = number
+  default     = 10
+}
+
+variable "queue_max_concurrency" {
+  description = "delivery = \"queue\": most concurrent invocations the event source mapping starts (2-1000, or null for no limit of its own). Keep it at or below lambda_reserved_concurrency when that is set."
+  type        = number
+  default     = 5
+}
+
+variable "queue_max_receive_count" {
+  description = "delivery = \"queue\": failed deliveries of a message before it moves to the dead-letter queue (1-1000)."
+  type        = number
+  default     = 5
+}
+
+variable "queue_retention_seconds" {
+  description = "delivery = \"queue\": how long an undelivered message stays in the input queue (default 4 days)."
+  type        = number
+  default     = 345600
+}
+
+variable "dead_letter_retention_seconds" {
+  description = "delivery = \"queue\": how long dead letters are kept, counted from their first enqueue (default: the maximum, 14 days)."
+  type        = number
+  default     = 1209600
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the function's metrics (POWERTOOLS_METRICS_NAMESPACE), which the alarms and the dashboard read."
+  type        = string
+  default     = "OrdersAnalytics"
+}
+
+variable "service_name" {
+  description = "Service name of the function's metrics and logs (POWERTOOLS_SERVICE_NAME): the metrics' \"service\" dimension."
+  type        = string
+  default     = "orders-analytics"
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the alarm topic (each confirms by e-mail); empty for none."
+  type        = list(string)
+  default     = []
+}
+
+variable "backlog_age_alarm_seconds" {
+  description = "Alarm when the oldest waiting event (input queue message, or asynchronous event with delivery = \"direct\") is older than this many seconds."
+  type        = number
+  default     = 1800
+}
+
+variable "files_rejected_alarm_threshold" {
+  description = "Alarm when more input files than this are rejected within five minutes (0: every rejected file)."
+  type        = number
+  default     = 0
+}
+
+variable "lake_formation_grants" {
+  description = "Grant the function's role Lake Formation permissions on the Glue database and its tables (accounts where Lake Formation governs the catalog; the applier must be a data lake administrator). See docs/deployment.md, \"Lake Formation\"."
+  type        = bool
+  default     = false
 }
 
 variable "log_level" {
@@ -149,10 +267,10 @@ variable "max_reject_ratio" {
   default     = 0.25
 }
 
-variable "ecr_keep_last_images" {
-  description = "Images the ECR lifecycle policy keeps."
+variable "ecr_untagged_image_expiry_days" {
+  description = "Days after which untagged images expire from the ECR repository. Tagged images (the deployed one and every rollback candidate) never expire."
   type        = number
-  default     = 10
+  default     = 7
 }
 
 variable "athena_bytes_scanned_cutoff" {

@@ -95,6 +95,19 @@ def test_every_output_is_described() -> None:
             assert re.search(r'^\s+description\s+=\s+"\S', body, re.MULTILINE), f"{path}: output {name}"
 
 
+def test_vars_tfvars_names_the_deployment_and_leaves_credentials_to_the_standard_chain() -> None:
+    """The per-deployment file sets exactly candidate_name and aws_profile; a profile would override AWS_PROFILE."""
+    assignments = {}
+    for line in (TERRAFORM_DIR / ROOT_MODULE / "vars.tfvars").read_text().splitlines():
+        code = line.split("#", 1)[0].strip()
+        if code:
+            name, value = (part.strip() for part in code.split("=", 1))
+            assignments[name] = value
+    assert sorted(assignments) == ["aws_profile", "candidate_name"]
+    assert assignments["aws_profile"] == "null"
+    assert re.fullmatch(r'"[a-z0-9][a-z0-9-]{0,14}[a-z0-9]"', assignments["candidate_name"])
+
+
 def test_no_emulator_or_mirror_settings_in_the_product() -> None:
     for path in tf_files():
         text = path.read_text()

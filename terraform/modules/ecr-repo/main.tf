@@ -18,6 +18,11 @@ resource "aws_ecr_repository" "this" {
   tags = var.tags
 }
 
+# Only untagged images expire. Every deployed image has a tag (the function
+# pins <repository>:<tag>) and tags are immutable, so a tagged image is never
+# superseded in place and never removed by this policy: the image the function
+# runs, and every image it can roll back to, stay. Untagged images are left
+# by interrupted or replaced pushes and are referenced by nothing.
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name
 
@@ -25,11 +30,12 @@ resource "aws_ecr_lifecycle_policy" "this" {
     rules = [
       {
         rulePriority = 1
-        description  = "Keep the last ${var.keep_last_images} images"
+        description  = "Expire untagged images ${var.untagged_image_expiry_days} days after their push"
         selection = {
-          tagStatus   = "any"
-          countType   = "imageCountMoreThan"
-          countNumber = var.keep_last_images
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = var.untagged_image_expiry_days
         }
         action = {
           type = "expire"

@@ -8,14 +8,14 @@ variable "name" {
   }
 }
 
-variable "keep_last_images" {
-  description = "How many images the lifecycle policy keeps; older ones are expired."
+variable "untagged_image_expiry_days" {
+  description = "Days after its push when an untagged image expires. Tagged images never expire: the function runs a tag, and old tags are what a rollback applies."
   type        = number
-  default     = 10
+  default     = 7
 
   validation {
-    condition     = var.keep_last_images >= 1 && var.keep_last_images <= 1000 && floor(var.keep_last_images) == var.keep_last_images
-    error_message = "keep_last_images must be a whole number between 1 and 1000."
+    condition     = var.untagged_image_expiry_days >= 1 && floor(var.untagged_image_expiry_days) == var.untagged_image_expiry_days
+    error_message = "untagged_image_expiry_days must be a whole number of days, at least 1."
   }
 }
 

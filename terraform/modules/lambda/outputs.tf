@@ -37,3 +37,23 @@ output "failure_queue_url" {
   description = "URL of the on-failure destination queue."
   value       = aws_sqs_queue.failures.url
 }
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the input queue's event source mapping (null when delivery is \"direct\"): aws lambda update-event-source-mapping --uuid <this> --no-enabled pauses delivery."
+  value       = one(aws_lambda_event_source_mapping.input_queue[*].uuid)
+}
+
+output "delivery" {
+  description = "How S3 events reach the function: \"queue\" or \"direct\"."
+  value       = var.delivery
+}
+
+output "timeout" {
+  description = "Timeout of the function in seconds."
+  value       = aws_lambda_function.this.timeout
+}
+
+output "failure_queue_name" {
+  description = "Name of the on-failure destination queue."
+  value       = aws_sqs_queue.failures.name
+}

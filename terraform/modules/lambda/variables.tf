@@ -68,18 +68,18 @@ variable "ephemeral_storage_size" {
 }
 
 variable "reserved_concurrent_executions" {
-  description = "Reserved (and so maximum) concurrency. 1 serialises runs so two files never update the same day's reports or the Glue table at once; see docs/deployment.md before raising it."
+  description = "Reserved concurrency: capacity set aside for the function, and the most invocations it can have at once. null (the default) reserves none. Not needed for correctness (the same key is serialised by the code); reserving N needs an account concurrency quota of at least N + 100, since AWS keeps 100 unreserved."
   type        = number
-  default     = 1
+  default     = null
 
   validation {
-    condition     = var.reserved_concurrent_executions >= 1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
-    error_message = "reserved_concurrent_executions must be a whole number, at least 1 (0 would disable the function, -1 would remove the limit)."
+    condition     = var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= 1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions, false)
+    error_message = "reserved_concurrent_executions must be null (no reservation) or a whole number, at least 1 (0 would stop the function)."
   }
 }
 
 variable "maximum_retry_attempts" {
-  description = "Retries Lambda makes after a function error on an S3 event (0-2), before the event goes to the failure queue."
+  description = "Asynchronous invocations (delivery = \"direct\", and replays with --invocation-type Event): retries Lambda makes after a function error (0-2), before the event goes to the failure queue."
   type        = number
   default     = 2
 
@@ -90,7 +90,7 @@ variable "maximum_retry_attempts" {
 }
 
 variable "maximum_event_age_in_seconds" {
-  description = "How long Lambda keeps an S3 event queued (including while throttled by the concurrency limit) before it goes to the failure queue. Default: the maximum, 6 hours."
+  description = "Asynchronous invocations (delivery = \"direct\"): how long Lambda keeps an event queued (including while throttled) before it goes to the failure queue. Default: the maximum, 6 hours."
   type        = number
   default     = 21600
 
@@ -128,7 +128,7 @@ variable "input_bucket_name" {
 }
 
 variable "input_bucket_arn" {
-  description = "ARN of the input bucket (the source ARN of the invoke permission)."
+  description = "ARN of the input bucket (the source ARN of the invoke permission, delivery = \"direct\")."
   type        = string
 }
 
@@ -143,14 +143,93 @@ variable "input_prefix" {
   }
 }
 
-variable "input_suffix" {
-  description = "Only objects whose key ends with this suffix trigger the function. S3 matches it case-sensitively."
-  type        = string
-  default     = ".csv"
+variable "input_suffixes" {
+  description = "Keys ending with one of these trigger the function, one notification rule each. S3 matches suffixes case-sensitively, hence \".csv\" and \".CSV\"; add \".Csv\" and the like if senders use them. S3 refuses rules of the same event type and prefix whose suffixes overlap (one ends with another)."
+  type        = list(string)
+  default     = [".csv", ".CSV"]
 
   validation {
-    condition     = length(var.input_suffix) > 0
-    error_message = "input_suffix must not be empty: without it every object written to the input bucket would trigger a run."
+    condition     = length(var.input_suffixes) > 0 && alltrue([for s in var.input_suffixes : length(s) > 0])
+    error_message = "input_suffixes must hold at least one non-empty suffix: without one every object written to the input bucket would trigger a run."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for i, a in var.input_suffixes : [for j, b in var.input_suffixes : i == j || !endswith(a, b)]
+    ]))
+    error_message = "input_suffixes overlap (a suffix repeats, or one ends with another, like \"csv\" and \".csv\"): S3 refuses such notification rules."
+  }
+}
+
+variable "delivery" {
+  description = "How S3 events reach the function: \"queue\" (the input bucket notifies an SQS queue that an event source mapping reads in batches; needs input_queue_arn) or \"direct\" (S3 invokes the function asynchronously). docs/deployment.md, \"Delivery\", has the trade-offs."
+  type        = string
+  default     = "queue"
+
+  validation {
+    condition     = contains(["queue", "direct"], var.delivery)
+    error_message = "delivery must be \"queue\" or \"direct\"."
+  }
+}
+
+variable "input_queue_arn" {
+  description = "ARN of the input queue (terraform/modules/queue) when delivery is \"queue\"."
+  type        = string
+  default     = null
+}
+
+variable "batch_size" {
+  description = "delivery = \"queue\": most messages (one per file) in one invocation. One invocation loads its files one after the other and refreshes each affected day's reports once, so the files of a batch must fit in the timeout together."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
+    error_message = "batch_size must be a whole number between 1 and 10000."
+  }
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "delivery = \"queue\": how long the mapping may wait to fill a batch before invoking (0-300 s). Longer windows mean fewer report refreshes and more latency."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300 && floor(var.maximum_batching_window_in_seconds) == var.maximum_batching_window_in_seconds
+    error_message = "maximum_batching_window_in_seconds must be a whole number between 0 and 300."
+  }
+}
+
+variable "maximum_concurrency" {
+  description = "delivery = \"queue\": most concurrent invocations the mapping starts (2-1000); null leaves it to the queue's depth and the account. Keep it at or below reserved_concurrent_executions when that is set."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.maximum_concurrency == null || try(var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000 && floor(var.maximum_concurrency) == var.maximum_concurrency, false)
+    error_message = "maximum_concurrency must be null or a whole number between 2 and 1000 (Lambda's limits)."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "POWERTOOLS_METRICS_NAMESPACE: CloudWatch namespace of the function's EMF metrics (files_loaded, files_rejected, rows_*)."
+  type        = string
+  default     = "OrdersAnalytics"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 letters, digits or . _ / # : - and must not start with \"AWS/\"."
+  }
+}
+
+variable "service_name" {
+  description = "POWERTOOLS_SERVICE_NAME: the metrics' \"service\" dimension and the logs' service key."
+  type        = string
+  default     = "orders-analytics"
+
+  validation {
+    condition     = length(var.service_name) >= 1 && length(var.service_name) <= 255
+    error_message = "service_name must be 1-255 characters."
   }
 }
 
@@ -253,7 +332,7 @@ variable "extra_environment_variables" {
     condition = length(setintersection(keys(var.extra_environment_variables), [
       "OUTPUT_BUCKET", "GLUE_DATABASE", "GLUE_TABLE", "REPORT_ENGINE", "ATHENA_WORKGROUP", "MAX_OBJECT_BYTES",
       "MAX_REJECT_RATIO", "LOG_LEVEL", "DATASET_PREFIX", "REPORTS_PREFIX", "REJECTS_PREFIX", "ERRORS_PREFIX",
-      "RUNS_PREFIX", "STATE_PREFIX",
+      "RUNS_PREFIX", "STATE_PREFIX", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME",
     ])) == 0
     error_message = "extra_environment_variables must not set a variable that has its own input in this module."
   }
