@@ -12,6 +12,7 @@ data "aws_iam_policy_document" "input_queue" {
   statement {
     sid    = "PollOwnInputQueue"
     effect = "Allow"
+    # iam-used-by: event-source-mapping: Lambda's poller receives, deletes and sizes the batches with the execution role
     actions = [
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
