@@ -232,11 +232,11 @@ def test_uploads_reach_the_reports_through_the_queue_and_a_poison_message_ends_i
     settings = Settings.from_env({"OUTPUT_BUCKET": output_bucket})
     day = started.date()
     for key, rows in (("queue-e2e/orders.csv", 3), ("queue-e2e/ORDERS-2.CSV", 1)):
-        manifest = json.loads(s3.get_object(Bucket=output_bucket, Key=manifest_key(settings, day, input_bucket, key))["Body"].read())
+        manifest_object = s3.get_object(Bucket=output_bucket, Key=manifest_key(settings, day, input_bucket, key))
+        manifest = json.loads(manifest_object["Body"].read())
         assert (manifest["status"], manifest["rows_loaded"], manifest["rows_rejected"]) == ("loaded", rows, 0), manifest
-    error = json.loads(
-        s3.get_object(Bucket=output_bucket, Key=error_key(settings, day, input_bucket, "queue-e2e/wrong columns.csv"))["Body"].read()
-    )
+    error_object = error_key(settings, day, input_bucket, "queue-e2e/wrong columns.csv")
+    error = json.loads(s3.get_object(Bucket=output_bucket, Key=error_object)["Body"].read())
     assert error["status"] == "rejected_file", error
     for name in REPORT_NAMES:
         report = s3.get_object(Bucket=output_bucket, Key=report_key(settings, day, name))
