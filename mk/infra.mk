@@ -5,6 +5,7 @@
 #   make image-build IMAGE_TAG=<tag>  the arm64 Lambda image
 #   make image-push  IMAGE_TAG=<tag>  ... pushed to the stack's ECR repository
 #   make lambda-update IMAGE_TAG=<tag> point the function at that image now
+#   make backlog                      messages waiting / in flight in the input, dead-letter and failure queues
 #
 # The deployment sequence around them is docs/deployment.md.
 
@@ -30,7 +31,7 @@ HADOLINT_VERSION := 2.15.1
 CHECKOV_VENV     ?= .venv-checkov
 INFRA_TOOLS_STAMP = $(CHECKOV_VENV)/.installed-checkov-$(CHECKOV_VERSION)-hadolint-$(HADOLINT_VERSION)
 
-.PHONY: infra-tools infra-check tf-fmt image-build image-push lambda-update
+.PHONY: infra-tools infra-check tf-fmt image-build image-push lambda-update backlog
 
 infra-tools: $(INFRA_TOOLS_STAMP)  ## install checkov (.venv-checkov) and hadolint, pinned (once)
 
@@ -65,3 +66,17 @@ lambda-update:  ## point the function at the pushed IMAGE_TAG now (then apply wi
 		--image-uri $(ECR_REPOSITORY_URL):$(IMAGE_TAG) --output text --query LastUpdateStatus
 	$(AWS) lambda wait function-updated --region $(AWS_REGION) --function-name $(FUNCTION_NAME)
 	@echo "$(FUNCTION_NAME) now runs $(ECR_REPOSITORY_URL):$(IMAGE_TAG); next terraform apply: -var image_tag=$(IMAGE_TAG)"
+
+# The queues of the applied stack (terraform output); the input and dead-letter queues exist with
+# delivery = "queue" only. The age of the oldest message is a CloudWatch metric: see the dashboard.
+BACKLOG_QUEUES = input_queue_url dead_letter_queue_url failure_queue_url
+
+backlog:  ## messages waiting and in flight in the stack's input, dead-letter and failure queues
+	@for output in $(BACKLOG_QUEUES); do \
+		url=$$($(TERRAFORM) -chdir=$(TF_DIR) output -raw $$output 2>/dev/null) || continue; \
+		test -n "$$url" || continue; \
+		counts=$$($(AWS) sqs get-queue-attributes $(if $(AWS_REGION),--region $(AWS_REGION)) --queue-url "$$url" \
+			--attribute-names ApproximateNumberOfMessages ApproximateNumberOfMessagesNotVisible --output text \
+			--query 'Attributes.[ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible]') || exit 1; \
+		set -- $$counts; printf '%-24s waiting %6s   in flight %6s\n' "$$output" "$$1" "$$2"; \
+	done

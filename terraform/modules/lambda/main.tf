@@ -118,6 +118,12 @@ resource "aws_lambda_permission" "s3" {
   source_account = data.aws_caller_identity.current.account_id
 }
 
+# Stacks applied before delivery became a choice had one unconditional permission.
+moved {
+  from = aws_lambda_permission.s3
+  to   = aws_lambda_permission.s3[0]
+}
+
 resource "aws_lambda_event_source_mapping" "input_queue" {
   count = var.delivery == "queue" ? 1 : 0
 
