@@ -129,6 +129,10 @@ def resolve_stack(args: argparse.Namespace, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     outputs = read_outputs(args.outputs) if getattr(args, "outputs", None) else {}
     chosen: dict[str, Any] = {}
+    # Queue delivery's failures are the dead-letter queue's; direct delivery's, the on-failure destination's.
+    outputs.setdefault("failure_queue_url", "")
+    if outputs.get("dead_letter_queue_url") and outputs.get("delivery", "queue") == "queue":
+        outputs["failure_queue_url"] = outputs["dead_letter_queue_url"]
     for name, (output, variable) in _SOURCES.items():
         value = getattr(args, name, None) or outputs.get(output) or env.get(variable, "").strip() or None
         if value is not None:

@@ -117,3 +117,8 @@ output "analyst_policy_arn" {
   description = "Managed policy for analysts and BI services: query through the workgroup, read the dataset and views only."
   value       = module.glue_athena.analyst_policy_arn
 }
+
+output "input_prefix" {
+  description = "The key prefix uploads go under (empty: the whole input bucket); read by orders-analytics status/smoke."
+  value       = var.input_prefix
+}
