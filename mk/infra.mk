@@ -17,6 +17,9 @@ DOCKER    ?= docker
 # Immutable tags: every build gets its own; by default the current commit.
 IMAGE_NAME ?= orders-analytics
 IMAGE_TAG  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+# The Lambda base image; pin it by digest for reproducible builds (docs/infrastructure.md, "The base image"):
+#   make image-build BASE_IMAGE=public.ecr.aws/lambda/python:3.12-arm64@sha256:<digest>
+BASE_IMAGE ?=
 
 # Read from the applied stack when not given; evaluated only by the targets that use them.
 tf_output          = $(shell $(TERRAFORM) -chdir=$(TF_DIR) output -raw $(1) 2>/dev/null)
@@ -31,7 +34,7 @@ HADOLINT_VERSION := 2.15.1
 CHECKOV_VENV     ?= .venv-checkov
 INFRA_TOOLS_STAMP = $(CHECKOV_VENV)/.installed-checkov-$(CHECKOV_VERSION)-hadolint-$(HADOLINT_VERSION)
 
-.PHONY: infra-tools infra-check tf-fmt image-build image-push lambda-update backlog
+.PHONY: infra-tools infra-check tf-fmt image-build base-image-digest image-push lambda-update backlog
 
 infra-tools: $(INFRA_TOOLS_STAMP)  ## install checkov (.venv-checkov) and hadolint, pinned (once)
 
@@ -51,7 +54,11 @@ tf-fmt:  ## format every .tf file
 image-build:  ## build the arm64 Lambda image (IMAGE_TAG=<tag>, default: the git commit)
 	@test -n "$(IMAGE_TAG)" || { echo "set IMAGE_TAG (no git commit to default to)"; exit 1; }
 	$(DOCKER) buildx build --platform linux/arm64 --provenance=false \
+		$(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
 		--tag $(IMAGE_NAME):$(IMAGE_TAG) --load .
+
+base-image-digest:  ## print the current digest of the Lambda base image (to pin BASE_IMAGE)
+	$(DOCKER) buildx imagetools inspect public.ecr.aws/lambda/python:3.12-arm64
 
 image-push: image-build  ## build and push the image to the stack's ECR repository (terraform output)
 	@test -n "$(ECR_REPOSITORY_URL)" || { echo "no ECR repository: apply -target=module.ecr_repo first, or set ECR_REPOSITORY_URL"; exit 1; }
