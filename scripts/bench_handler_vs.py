@@ -169,11 +169,13 @@ def _metrics(turns: list[dict[str, Any]]) -> dict[str, float]:
     return metrics
 
 
-def _write_profile_summary(profile: Path) -> None:
-    with open(profile.with_suffix(".txt"), "w", encoding="utf-8") as out:
-        stats = pstats.Stats(str(profile), stream=out)
-        stats.sort_stats("cumulative").print_stats(40)
-        stats.sort_stats("tottime").print_stats(25)
+def _write_profile_summaries(prefix: Path) -> None:
+    """Beside each ``PREFIX.<part>.prof``: ``.txt`` with the top functions by cumulative and by own time."""
+    for profile in sorted(prefix.parent.glob(f"{prefix.name}.*.prof")):
+        with open(profile.with_suffix(".txt"), "w", encoding="utf-8") as out:
+            stats = pstats.Stats(str(profile), stream=out)
+            stats.sort_stats("cumulative").print_stats(45)
+            stats.sort_stats("tottime").print_stats(30)
 
 
 def run(sides: list[Side], plan: Plan) -> dict[str, Any]:
@@ -204,10 +206,10 @@ def run(sides: list[Side], plan: Plan) -> dict[str, Any]:
                 if plan.profile_dir is not None:
                     plan.profile_dir.mkdir(parents=True, exist_ok=True)
                     for side in sides:
-                        profile = plan.profile_dir / f"{side.name}-{rows}.prof"
+                        prefix = plan.profile_dir / f"{side.name}-{rows}"
                         print(f"{rows:,} rows, profiled turn: {side.name}", file=sys.stderr)
-                        _turn(rig, side, csv_path, plan.calls, profile)
-                        _write_profile_summary(profile)
+                        _turn(rig, side, csv_path, plan.calls, prefix)
+                        _write_profile_summaries(prefix)
                 loads = [t["load_average"] for side_turns in turns.values() for t in side_turns] or [float("nan")]
                 for side_turns in turns.values():
                     for t in side_turns:
@@ -262,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(args.side) < 2 or len({s.name for s in args.side}) != len(args.side):
         parser.error("give two or more --side NAME=CHECKOUT with distinct names")
-    plan = Plan(args.rows, args.repeat, args.workdir, warm=args.warm, profile_dir=args.profile, warmup=args.warmup)
+    profile_dir = args.profile.resolve() if args.profile else None  # the children run in their own checkouts
+    plan = Plan(args.rows, args.repeat, args.workdir, warm=args.warm, profile_dir=profile_dir, warmup=args.warmup)
     report = run(args.side, plan)
     print_table(report)
     if args.json:

@@ -2,7 +2,7 @@
 
 Usage (run by ``scripts/bench_handler_vs.py``; any checkout of the project, old or new layout)::
 
-    VENV/bin/python scripts/handler_invoke.py RESULT.json EVENT.json [EVENT.json ...] [--profile OUT.prof]
+    VENV/bin/python scripts/handler_invoke.py RESULT.json EVENT.json [EVENT.json ...] [--profile PREFIX]
 
 The environment must already point at an AWS (``AWS_ENDPOINT_URL`` for the
 emulator, ``OUTPUT_BUCKET``, ``GLUE_DATABASE``, ...), the input objects must
@@ -18,6 +18,14 @@ What is timed, with ``time.perf_counter`` in this process:
 * ``call_seconds``: one ``lambda_handler(event, context)`` per event file, in
   order, in the same process: the first is the cold invocation, the next ones
   are warm (Lambda keeps the process).
+
+With ``--profile PREFIX`` each part runs under cProfile and its profile is
+written to ``PREFIX.init.prof``, ``PREFIX.call0.prof``, ``PREFIX.call1.prof``...
+(the times are then cProfile's, not for quoting).
+
+With ``--profile PREFIX`` each part runs under cProfile and its profile is
+written to ``PREFIX.init.prof``, ``PREFIX.call0.prof``, ``PREFIX.call1.prof``...
+(the times are then cProfile's, not for quoting).
 
 Only the standard library and ``lambda_app`` are imported, so the script runs
 under the old layout's virtualenv too. The handler's JSON log lines go to
@@ -70,27 +78,25 @@ def main(argv: list[str]) -> int:
         return 2
     result_path, event_paths = Path(argv[0]), [Path(p) for p in argv[1:]]
     events = [json.loads(p.read_text(encoding="utf-8")) for p in event_paths]
-    profiler = cProfile.Profile() if profile_path else None
 
-    cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    if profiler:
-        profiler.enable()
-    handler_module = importlib.import_module("lambda_app.handler")
-    if profiler:
-        profiler.disable()
-    init_seconds, init_cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
-
-    calls: list[dict[str, Any]] = []
-    for event in events:
+    def run(part: str, func: Any, *args: Any) -> tuple[Any, float, float]:
+        profiler = cProfile.Profile() if profile_path else None
         cpu0, t0 = _cpu_seconds(), time.perf_counter()
         if profiler:
             profiler.enable()
-        summary = handler_module.lambda_handler(event, Context())
+        value = func(*args)
         if profiler:
             profiler.disable()
-        calls.append({"seconds": time.perf_counter() - t0, "cpu_seconds": _cpu_seconds() - cpu0, "summary": summary})
-    if profiler and profile_path:
-        profiler.dump_stats(str(profile_path))
+        seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+        if profiler and profile_path:
+            profiler.dump_stats(f"{profile_path}.{part}.prof")
+        return value, seconds, cpu
+
+    handler_module, init_seconds, init_cpu = run("init", importlib.import_module, "lambda_app.handler")
+    calls: list[dict[str, Any]] = []
+    for i, event in enumerate(events):
+        summary, seconds, cpu = run(f"call{i}", handler_module.lambda_handler, event, Context())
+        calls.append({"seconds": seconds, "cpu_seconds": cpu, "summary": summary})
     lambda_app = sys.modules["lambda_app"]
     result = {
         "lambda_app": str(Path(lambda_app.__file__ or "").resolve().parent),
