@@ -306,3 +306,15 @@ def test_ratio_lines_put_the_core_over_polars_and_the_bound() -> None:
     assert len(lines) == 2
     assert section_lines(results) == ["handler @ 10 rows: init 0.250 s (median; not in the seconds column)"]
     assert ratio_lines([BenchResult("polars", 10, 1000, 2.0, 1)]) == []  # no core: no ratios
+
+
+def test_check_loaded_refuses_anything_but_the_whole_file() -> None:
+    whole = {"status": "loaded", "rows_read": 300, "rows_loaded": 300, "rows_rejected": 0}
+    bench.check_loaded({"files": [whole]}, 300)
+    for change in ({"rows_rejected": 1, "rows_loaded": 299}, {"status": "skipped"}, {"rows_loaded": 299}):
+        with pytest.raises(ValueError, match="not loaded whole"):
+            bench.check_loaded({"files": [{**whole, **change}]})
+    with pytest.raises(ValueError, match="the file has 301"):
+        bench.check_loaded({"files": [whole]}, 301)
+    with pytest.raises(ValueError, match="unpack"):
+        bench.check_loaded({"files": []})
