@@ -1,4 +1,4 @@
-"""Benchmarks: the project's core against a naive pandas job and DuckDB, on generated files.
+"""Benchmarks: the project's core against a naive pandas job, DuckDB and polars, on generated files.
 
 Every *way* does the same job on a local CSV export: parse and type the
 columns, compute ``profit``, write snappy Parquet partitioned by
@@ -23,7 +23,10 @@ Peak RSS is the child's ``VmHWM`` (Linux) rather than ``ru_maxrss``: on Linux
 when the parent is the larger process.
 
 Time is the wall time of the way's function in a fresh interpreter, imports of
-the libraries it uses included (as in a Lambda cold start).
+the libraries it uses included (as in a Lambda cold start), unless the way marks
+the part to time with :func:`timed` (the ``handler`` way times only the
+handler's call, not the emulator's start or the upload). CPU seconds are the
+child's user + system time over the same span.
 """
 
 from __future__ import annotations
@@ -33,12 +36,18 @@ import importlib
 import json
 import math
 import os
+import resource
 import shutil
+import socket
+import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -199,6 +208,69 @@ def duckdb_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
     }
 
 
+def polars_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
+    """The same job in polars, lazy, on its streaming engine: what an analyst would write instead.
+
+    ``scan_csv`` with the columns typed by name (no inference), ``profit`` and
+    ``ingest_date`` added, ``sink_parquet`` partitioned by ``ingest_date``
+    (snappy); then the three reports from the written Parquet, collected
+    together on the streaming engine so the scan is shared. Like the DuckDB
+    way it needs the canonical header and clean data: a bad cell fails the
+    run instead of becoming a reject.
+    """
+    import polars as pl
+
+    from lambda_app.schema import INPUT_COLUMNS, MISSING_SHIP_MODES, PARTITION_COLUMN
+
+    _check_canonical_header(csv_path)
+    types: dict[str, Any] = {"order_date": pl.Date, "quantity": pl.Int64}
+    types |= dict.fromkeys(("cost_price", "list_price", "discount_percent"), pl.Float64)
+    orders = pl.scan_csv(
+        csv_path,
+        new_columns=list(INPUT_COLUMNS),  # checked above to be the header, normalised, in order
+        infer_schema=False,  # text unless overridden: no inference pass
+        schema_overrides=types,
+        empty_string_is_null=False,  # as the core and DuckDB: an empty ship mode is text, then "missing"
+    ).with_columns(
+        profit=(pl.col("list_price") * (1 - pl.col("discount_percent") / 100) - pl.col("cost_price"))
+        * pl.col("quantity"),
+        **{PARTITION_COLUMN: pl.lit(BENCH_INGEST_DATE)},
+    )
+    orders.sink_parquet(
+        pl.PartitionBy(out_dir, key=PARTITION_COLUMN, include_key=False),  # Hive style: the key is the folder
+        compression="snappy",
+        mkdir=True,
+        engine="streaming",
+    )
+
+    written = pl.scan_parquet(out_dir / "**" / "*.parquet", hive_partitioning=True)
+    region = (
+        written.group_by("region")
+        .agg(total_profit=pl.col("profit").sum().round(2))
+        .sort(["total_profit", "region"], descending=[True, False])
+    )
+    mode_key = pl.col("ship_mode").fill_null("").str.strip_chars().str.to_lowercase()
+    shipping = (
+        written.filter(~mode_key.is_in(sorted(MISSING_SHIP_MODES)))
+        .group_by("category", "ship_mode")
+        .agg(order_count=pl.col("order_id").n_unique())
+        .sort(["category", "order_count", "ship_mode"], descending=[False, True, False])
+        .unique("category", keep="first", maintain_order=True)
+    )
+    by_category = (
+        written.group_by("category", "sub_category")
+        .agg(order_count=pl.col("order_id").n_unique())
+        .sort("category", "sub_category")
+    )
+    queries = {
+        "most_profitable_region": region,
+        "shipping_method_by_category": shipping,
+        "orders_by_category": by_category,
+    }
+    frames = pl.collect_all(list(queries.values()), engine="streaming")
+    return {name: frame.select(REPORT_COLUMNS[name]).to_pandas() for name, frame in zip(queries, frames, strict=True)}
+
+
 def _line_chunks(csv_path: Path, size: int) -> Iterator[memoryview]:
     """The data rows of a file in pieces of about ``size`` bytes, each ending at a line end.
 
@@ -278,8 +350,6 @@ def core_job(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
     with the same row groups) and its incremental report builder; only the sink
     differs (files on disk instead of objects in S3).
     """
-    from datetime import UTC, date, datetime
-
     from lambda_app.model import LoadCounts
     from lambda_app.schema import PARTITION_COLUMN
     from lambda_app.settings import Settings
@@ -309,8 +379,6 @@ def lambda_on_emulator(csv_path: Path, _out_dir: Path) -> dict[str, DataFrame]:
     time includes the emulator's start and the upload; the peak RSS includes the
     emulator, which keeps every object in this process's memory.
     """
-    from datetime import UTC, date, datetime
-
     import pandas as pd
 
     from lambda_app import paths
@@ -333,17 +401,187 @@ def lambda_on_emulator(csv_path: Path, _out_dir: Path) -> dict[str, DataFrame]:
     return reports
 
 
+# --- the handler, emulator excluded -------------------------------------------------------------
+
+# Sections a way timed with :func:`timed`, by name; ``run_one`` clears it before each way.
+_SECTIONS: dict[str, dict[str, float]] = {}
+
+
+@contextmanager
+def timed(name: str = "seconds") -> Iterator[None]:
+    """Time the block (wall and this process's CPU) as the way's section ``name``.
+
+    A way that times a ``"seconds"`` section is reported with that time
+    instead of its whole run's; other sections are reported beside it.
+    """
+    cpu, started = _cpu_seconds(), time.perf_counter()
+    try:
+        yield
+    finally:
+        _SECTIONS[name] = {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextmanager
+def moto_process(timeout: float = 60.0) -> Iterator[str]:
+    """A moto server in a process of its own; yields its endpoint URL.
+
+    Unlike :func:`orders_tools.emulator.local_aws` (a server thread in the
+    caller's process), the emulator's request handling and the objects it
+    holds then cost the measured process nothing: its time and peak RSS are
+    the handler's own, as in Lambda, where S3 is elsewhere.
+    """
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=5).close()  # noqa: S310 - loopback
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"the moto server exited with {server.returncode}") from None
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def emulator_env(endpoint: str) -> dict[str, str]:
+    """The environment that points the handler (and boto3) at the emulator at ``endpoint``."""
+    from orders_tools import emulator
+
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": emulator.REGION,
+        "AWS_REGION": emulator.REGION,
+        "AWS_ENDPOINT_URL": endpoint,
+        "OUTPUT_BUCKET": emulator.OUTPUT_BUCKET,
+        "GLUE_DATABASE": emulator.DATABASE,
+        "GLUE_TABLE": emulator.TABLE,
+    }
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` updated with ``env`` inside the block, restored afterwards."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def stage_events(aws: Any, csv_path: Path, count: int = 1) -> list[dict[str, Any]]:
+    """Empty the emulator, upload ``csv_path`` ``count`` times, return the ``ObjectCreated`` event of each copy.
+
+    Copy ``i`` is ``bench/<i>/<name>`` with an event time on day ``i`` after
+    :data:`BENCH_INGEST_DATE`, so each lands in a partition of its own and
+    every call does the same work (its day's reports cover one file).
+    """
+    aws.reset()
+    start = datetime.combine(date.fromisoformat(BENCH_INGEST_DATE), datetime.min.time(), tzinfo=UTC)
+    events: list[dict[str, Any]] = []
+    for i in range(count):
+        key = f"bench/{i}/{csv_path.name}"
+        aws.s3.upload_file(str(csv_path), aws.input_bucket, key)
+        head = dict(aws.s3.head_object(Bucket=aws.input_bucket, Key=key))
+        events.append(aws.object_created_event(key, head, start + timedelta(days=i)))
+    return events
+
+
+def read_reports(aws: Any, day: date) -> dict[str, DataFrame]:
+    """The three report CSVs of ``day`` from the emulator's output bucket."""
+    import pandas as pd
+
+    from lambda_app import paths
+
+    settings = aws.settings()
+    reports: dict[str, DataFrame] = {}
+    for name in REPORT_NAMES:
+        body = aws.s3.get_object(Bucket=aws.output_bucket, Key=paths.report_key(settings, day, name))["Body"]
+        text = {c: "str" for c in REPORT_COLUMNS[name] if c in _TEXT_COLUMNS}
+        reports[name] = pd.read_csv(body, dtype=text, keep_default_na=False)
+    return reports
+
+
+def check_loaded(summary: dict[str, Any], rows: int | None = None) -> None:
+    """Raise ``ValueError`` unless the handler's summary says one file was loaded whole (``rows`` rows if given)."""
+    [result] = summary["files"]
+    if result["status"] != "loaded" or result["rows_rejected"] or result["rows_read"] != result["rows_loaded"]:
+        raise ValueError(f"the file was not loaded whole: {result}")
+    if rows is not None and result["rows_loaded"] != rows:
+        raise ValueError(f"{result['rows_loaded']} rows loaded, the file has {rows}")
+
+
+def handler_on_emulator(csv_path: Path, _out_dir: Path) -> dict[str, DataFrame]:
+    """The real handler's call, timed alone: the emulator runs in another process and is ready before.
+
+    Untimed: start a moto server process, create the buckets and the Glue
+    database, upload the file. Timed as ``init``: ``import lambda_app.handler``
+    (the Lambda's INIT: settings, AWS session and clients; tooling imported
+    by this process before, such as boto3, is not counted again). Timed as
+    the way's seconds: ``lambda_handler(event, context)`` with the S3 event
+    JSON. Then the report CSVs are read back. The peak RSS is this process's,
+    without the emulator's objects. For the cold start in a clean process and
+    the old layout side by side, see ``scripts/bench_handler_vs.py``.
+    """
+    from orders_tools.emulator import LambdaContext, LocalAws
+
+    with moto_process() as endpoint, environment(emulator_env(endpoint)):
+        aws = LocalAws(endpoint=endpoint, env=emulator_env(endpoint))
+        [event] = stage_events(aws, csv_path)
+        with timed("init"):
+            handler = importlib.import_module("lambda_app.handler")
+        with timed():
+            summary = handler.lambda_handler(event, LambdaContext())
+        check_loaded(summary)
+        return read_reports(aws, date.fromisoformat(BENCH_INGEST_DATE))
+
+
 # Name -> way (registered in this module so the child processes see them too);
 # a ``package.module:function`` spec works without registering.
 WAYS: dict[str, Way] = {
     "core": core_job,
     "pandas": naive_pandas,
     "duckdb": duckdb_job,
+    "polars": polars_job,
     "parse_only": _parse_only_way,
 }
 REFERENCE_WAY = "core"
 # Ways run only when asked for by name (``--ways core lambda_moto``): slow, or not a like-for-like job.
-EXTRA_WAYS: dict[str, Way] = {"lambda_moto": lambda_on_emulator}
+EXTRA_WAYS: dict[str, Way] = {"lambda_moto": lambda_on_emulator, "handler": handler_on_emulator}
 
 
 def resolve_way(name: str) -> Way:
@@ -381,10 +619,14 @@ def run_one(way: str, csv_path: Path, out_dir: Path, result_path: Path) -> dict[
     Meant to run in a fresh process (see :func:`run_bench`); returns the result dict.
     """
     func = resolve_way(way)
-    started = time.perf_counter()
+    _SECTIONS.clear()
+    cpu, started = _cpu_seconds(), time.perf_counter()
     reports = func(csv_path, out_dir)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, _cpu_seconds() - cpu
     peak = peak_rss_bytes()
+    sections = dict(_SECTIONS)
+    if "seconds" in sections:  # the way timed its own part
+        seconds, cpu_seconds = sections["seconds"]["seconds"], sections["seconds"]["cpu_seconds"]
     files: dict[str, str] = {}
     if reports is not None:
         reports_dir = result_path.parent / f"{result_path.stem}-reports"
@@ -393,7 +635,14 @@ def run_one(way: str, csv_path: Path, out_dir: Path, result_path: Path) -> dict[
             path = reports_dir / f"{name}.csv"
             reports[name].to_csv(path, index=False)
             files[name] = str(path)
-    result: dict[str, Any] = {"way": way, "seconds": seconds, "peak_rss_bytes": peak, "reports": files}
+    result: dict[str, Any] = {
+        "way": way,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "peak_rss_bytes": peak,
+        "sections": {name: section for name, section in sections.items() if name != "seconds"},
+        "reports": files,
+    }
     result_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
 
@@ -417,6 +666,12 @@ class BenchResult:
     differences: tuple[str, ...] = ()
     is_reference: bool = False
     error: str | None = None
+    # User + system CPU seconds of the child over the timed span (median of the runs).
+    cpu_seconds: float = math.nan
+    # Other sections the way timed (name -> median seconds), e.g. the handler's ``init``.
+    sections: dict[str, float] = field(default_factory=dict)
+    # The machine's 1-minute load average as the runs started (median): 2 cores, other people's work counts.
+    load_average: float = math.nan
 
     @property
     def mb_per_second(self) -> float:
@@ -529,8 +784,10 @@ def run_bench(
     """Run each way on a generated file of each size, compare the reports, print a table.
 
     Files are generated once per ``(rows, seed)`` and kept in ``workdir``. Each
-    way runs ``repeat`` times, each time in a new process; the result keeps the
-    fastest time and the largest peak RSS. Reports are compared with the
+    way runs ``repeat`` times, each time in a new process, the ways taking
+    turns (run 1 of every way, then run 2 of every way, ...) so that a busy
+    spell of the machine is shared; the result keeps the median time and CPU
+    time and the largest peak RSS. Reports are compared with the
     ``core`` way's when it runs, else with the first way that returns reports.
     The Parquet output is counted, then deleted unless ``keep_output``.
     """
@@ -548,29 +805,40 @@ def run_bench(
     for rows in rows_list:
         csv_path = bench_csv(workdir, rows, seed, progress=not quiet and rows >= 100_000)
         csv_bytes = csv_path.stat().st_size
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        counts: dict[str, list[int | None]] = {name: [] for name in names}
+        loads: dict[str, list[float]] = {name: [] for name in names}
+        errors: dict[str, str] = {}
+        for attempt in range(1, repeat + 1):
+            for name in names:
+                if name in errors:
+                    continue
+                label = name.replace(":", "_").replace("/", "_")
+                out_dir = workdir / "out" / str(rows) / label
+                result_path = workdir / "results" / str(rows) / f"{label}.json"
+                out_dir.parent.mkdir(parents=True, exist_ok=True)
+                result_path.parent.mkdir(parents=True, exist_ok=True)
+                console.print(f"[bold]{name}[/] on {rows:,} rows (run {attempt} of {repeat}) ...")
+                shutil.rmtree(out_dir, ignore_errors=True)
+                loads[name].append(os.getloadavg()[0])
+                try:
+                    runs[name].append(_run_child(name, csv_path, out_dir, result_path))
+                except RuntimeError as exc:
+                    errors[name] = str(exc)
+                    continue
+                counts[name].append(_parquet_rows(out_dir))
+                if not keep_output or attempt < repeat:
+                    shutil.rmtree(out_dir, ignore_errors=True)
         reference: tuple[str, dict[str, DataFrame]] | None = None
         for name in names:
-            label = name.replace(":", "_").replace("/", "_")
-            out_dir = workdir / "out" / str(rows) / label
-            result_path = workdir / "results" / str(rows) / f"{label}.json"
-            out_dir.parent.mkdir(parents=True, exist_ok=True)
-            result_path.parent.mkdir(parents=True, exist_ok=True)
-            runs: list[dict[str, Any]] = []
-            try:
-                for attempt in range(1, repeat + 1):
-                    console.print(f"[bold]{name}[/] on {rows:,} rows (run {attempt} of {repeat}) ...")
-                    shutil.rmtree(out_dir, ignore_errors=True)
-                    runs.append(_run_child(name, csv_path, out_dir, result_path))
-            except RuntimeError as exc:
-                results.append(BenchResult(name, rows, csv_bytes, math.nan, 0, error=str(exc)))
+            if name in errors:
+                results.append(BenchResult(name, rows, csv_bytes, math.nan, 0, error=errors[name]))
                 continue
-            child = runs[-1]
-            parquet_rows = _parquet_rows(out_dir)
-            if not keep_output:
-                shutil.rmtree(out_dir, ignore_errors=True)
             compared_with: str | None = None
             differences: tuple[str, ...] = ()
             is_reference = False
+            child = runs[name][-1]
+            wrong = [c for c in counts[name] if c not in (None, rows)]  # a wrong count in any run is reported
             if child["reports"]:
                 reports = load_reports(child["reports"])
                 if reference is None:
@@ -584,12 +852,18 @@ def run_bench(
                     way=name,
                     rows=rows,
                     csv_bytes=csv_bytes,
-                    seconds=min(float(run["seconds"]) for run in runs),
-                    peak_rss_bytes=max(int(run["peak_rss_bytes"]) for run in runs),
-                    parquet_rows=parquet_rows,
+                    seconds=statistics.median(float(run["seconds"]) for run in runs[name]),
+                    peak_rss_bytes=max(int(run["peak_rss_bytes"]) for run in runs[name]),
+                    parquet_rows=wrong[0] if wrong else counts[name][-1],
                     compared_with=compared_with,
                     differences=differences,
                     is_reference=is_reference,
+                    cpu_seconds=statistics.median(float(run.get("cpu_seconds", math.nan)) for run in runs[name]),
+                    sections={
+                        section: statistics.median(float(run["sections"][section]["seconds"]) for run in runs[name])
+                        for section in child.get("sections", {})
+                    },
+                    load_average=statistics.median(loads[name]),
                 )
             )
     if not quiet:
@@ -604,12 +878,25 @@ def _ratio(value: float, base: float | None) -> str:
 
 
 def print_results(results: Sequence[BenchResult]) -> None:
-    """Print the results table and the agreement lines to stdout."""
+    """Print the results table, the ratio lines and the agreement lines to stdout."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="orders-analytics bench")
-    for header in ("way", "rows", "CSV MB", "seconds", "MB/s", "peak RSS MiB", "time vs core", "memory vs core"):
+    headers = (
+        "way",
+        "rows",
+        "CSV MB",
+        "seconds",
+        "CPU s",
+        "MB/s",
+        "peak RSS MiB",
+        "time vs core",
+        "CPU vs core",
+        "memory vs core",
+        "load",
+    )
+    for header in headers:
         table.add_column(header, justify="left" if header == "way" else "right")
     core = {r.rows: r for r in results if r.way == REFERENCE_WAY and r.error is None}
     for r in results:
@@ -619,17 +906,54 @@ def print_results(results: Sequence[BenchResult]) -> None:
             f"{r.rows:,}",
             f"{r.csv_bytes / 1e6:,.1f}",
             "failed" if r.error else f"{r.seconds:.2f}",
+            "" if r.error or math.isnan(r.cpu_seconds) else f"{r.cpu_seconds:.2f}",
             "" if r.error else f"{r.mb_per_second:,.1f}",
             "" if r.error else f"{r.peak_rss_bytes / 2**20:,.0f}",
             _ratio(r.seconds, base.seconds if base else None),
+            _ratio(r.cpu_seconds, base.cpu_seconds if base else None),
             _ratio(r.peak_rss_bytes, base.peak_rss_bytes if base else None),
+            "" if math.isnan(r.load_average) else f"{r.load_average:.1f}",
         )
     console = Console()
     if not console.is_terminal:
-        console = Console(width=120)  # piped to a file: do not wrap at 80 columns
+        console = Console(width=160)  # piped to a file: do not wrap at 80 columns
     console.print(table)
-    for line in agreement_lines(results):
+    for line in [*ratio_lines(results), *section_lines(results), *agreement_lines(results)]:
         console.print(line, markup=False, highlight=False)
+
+
+def ratio_lines(results: Sequence[BenchResult]) -> list[str]:
+    """The core against the tool an analyst would use (polars) and against the parse-only bound, per size."""
+    lines: list[str] = []
+    ok = {(r.way, r.rows): r for r in results if r.error is None}
+    for rows in dict.fromkeys(r.rows for r in results):
+        core = ok.get((REFERENCE_WAY, rows))
+        if core is None:
+            continue
+        for way, label in (
+            ("polars", "core / polars"),
+            ("duckdb", "core / duckdb"),
+            ("parse_only", "core / parse_only"),
+        ):
+            other = ok.get((way, rows))
+            if other is None:
+                continue
+            line = f"{label} @ {rows:,} rows: wall {_ratio(core.seconds, other.seconds)}"
+            if not math.isnan(core.cpu_seconds) and not math.isnan(other.cpu_seconds):
+                line += f", CPU {_ratio(core.cpu_seconds, other.cpu_seconds)}"
+            line += f", peak RSS {_ratio(core.peak_rss_bytes, other.peak_rss_bytes)}"
+            lines.append(line + " (below 1.00x: the core is faster / smaller)")
+    return lines
+
+
+def section_lines(results: Sequence[BenchResult]) -> list[str]:
+    """The other parts a way timed (not in its seconds), e.g. the handler's INIT."""
+    return [
+        f"{r.way} @ {r.rows:,} rows: {name} {seconds:.3f} s (median; not in the seconds column)"
+        for r in results
+        if r.error is None
+        for name, seconds in r.sections.items()
+    ]
 
 
 def agreement_lines(results: Sequence[BenchResult]) -> list[str]:
@@ -679,7 +1003,7 @@ def register(subparsers: Any) -> None:
     """Add the ``bench`` subcommand to an ``argparse`` subparsers object."""
     parser = subparsers.add_parser(
         "bench",
-        help="time the core, naive pandas and DuckDB on generated files and check they agree",
+        help="time the core, naive pandas, DuckDB and polars on generated files and check they agree",
         description="Generate order exports, run each way in its own process, print time, MB/s and peak RSS.",
     )
     parser.add_argument(

@@ -1,11 +1,20 @@
-"""The end-to-end benchmark way: the real handler on the emulator agrees with the core on the same file."""
+"""The end-to-end benchmark ways: the real handler on the emulator agrees with the core on the same file."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import sys
+import urllib.request
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 from orders_tools import bench
 from orders_tools.generate import write_csv
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_lambda_way_reports_equal_the_core_way(tmp_path: Path) -> None:
@@ -20,3 +29,59 @@ def test_lambda_way_reports_equal_the_core_way(tmp_path: Path) -> None:
 
 def test_lambda_way_is_not_run_by_default() -> None:
     assert "lambda_moto" not in bench.WAYS
+
+
+def test_handler_way_times_the_call_alone_and_agrees_with_the_core(tmp_path: Path) -> None:
+    """In a child, as ``make bench`` runs it: INIT reported beside the call; the emulator's process is gone after."""
+    csv_path = tmp_path / "orders.csv"
+    write_csv(csv_path, 2000, seed=8)
+    core = bench.core_job(csv_path, tmp_path / "core")
+    result = bench._run_child("handler", csv_path, tmp_path / "out", tmp_path / "handler.json")
+    assert set(result["sections"]) == {"init"}
+    assert 0 < result["sections"]["init"]["seconds"] < result["seconds"] + 5
+    assert bench.compare_reports(core, bench.load_reports(result["reports"])) == []
+
+
+def test_moto_process_serves_and_stops() -> None:
+    import boto3
+
+    with bench.moto_process() as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, **_credentials())
+        s3.create_bucket(Bucket="bench-bucket")
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["bench-bucket"]
+    with pytest.raises(OSError):  # noqa: PT011 - refused or reset: the server is gone either way
+        urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=5)  # noqa: S310 - loopback
+
+
+def _credentials() -> dict[str, str]:
+    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+def _script(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Import ``scripts/<name>.py`` (registered in ``sys.modules`` for the test: its dataclasses need it)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "python").exists(), reason="needs this checkout's .venv")
+def test_side_by_side_script_checks_every_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two sides (both this checkout), a cold and a warm call each: timings for each, reports checked."""
+    vs = _script("bench_handler_vs", monkeypatch)
+    out = tmp_path / "vs.json"
+    sides = ["--side", f"a={ROOT}", "--side", f"b={ROOT}"]
+    options = ["--rows", "300", "--repeat", "1", "--warmup", "0", "--warm", "--workdir", str(tmp_path)]
+    code = vs.main([*sides, *options, "--json", str(out)])
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert code == 0 and report["problems"] == []
+    medians = report["sizes"]["300"]["medians"]
+    assert set(medians) == {"a", "b"}
+    for metrics in medians.values():
+        assert {"init", "cold call", "warm call", "init + cold call", "whole process"} <= set(metrics)
+        assert metrics["whole process"] > metrics["init + cold call"] > metrics["cold call"] > 0
+    [turn] = report["sizes"]["300"]["turns"]["a"]
+    assert turn["lambda_app"] == str(ROOT / "lambda_app")
+    assert len(turn["calls"]) == 2

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -23,7 +25,10 @@ from orders_tools.bench import (
     core_job,
     duckdb_job,
     naive_pandas,
+    polars_job,
+    ratio_lines,
     run_bench,
+    section_lines,
 )
 from orders_tools.generate import write_csv
 
@@ -67,7 +72,9 @@ def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-WAYS = pytest.mark.parametrize("way", [core_job, naive_pandas, duckdb_job], ids=["core", "pandas", "duckdb"])
+WAYS = pytest.mark.parametrize(
+    "way", [core_job, naive_pandas, duckdb_job, polars_job], ids=["core", "pandas", "duckdb", "polars"]
+)
 
 
 @WAYS
@@ -108,7 +115,7 @@ def test_the_sample_tie_goes_to_the_alphabetically_first_mode(tmp_path: Path) ->
     expected = oracle(SAMPLE)["shipping_method_by_category"]
     technology = expected[expected["category"] == "Technology"].iloc[0]
     assert (technology["ship_mode"], technology["order_count"]) == ("Second Class", 19)  # tied with Standard Class
-    for way in (naive_pandas, duckdb_job):
+    for way in (naive_pandas, duckdb_job, polars_job):
         got = way(SAMPLE, tmp_path / way.__name__)["shipping_method_by_category"]
         assert got[got["category"] == "Technology"]["ship_mode"].tolist() == ["Second Class"]
 
@@ -204,3 +211,110 @@ def test_bench_subcommand_defaults() -> None:
     assert args.repeat == 1
     args = parser.parse_args(["bench", "--rows", "1000", "--ways", "pandas", "duckdb", "--workdir", "x"])
     assert (args.rows, args.ways, args.workdir) == ([1000], ["pandas", "duckdb"], Path("x"))
+
+
+def test_polars_reports_equal_the_cores_on_a_generated_file(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    write_csv(path, 5000, seed=3)
+    core = core_job(path, tmp_path / "core")
+    fast = polars_job(path, tmp_path / "polars")
+    assert compare_reports(core, fast) == []
+    assert len(fast["orders_by_category"]) > 5
+    files = list((tmp_path / "polars").rglob("*.parquet"))
+    assert {f.parent.name for f in files} == {f"ingest_date={bench.BENCH_INGEST_DATE}"}
+    assert "ingest_date" not in pq.read_schema(files[0]).names  # Hive style: the partition is the folder
+
+
+def test_polars_refuses_a_file_it_would_read_wrongly(small_csv: Path, tmp_path: Path) -> None:
+    """Like DuckDB it types columns by position: a header in another order is an error, not shuffled columns."""
+    lines = small_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\r\n").split(",")
+    header[0], header[1] = header[1], header[0]
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text(",".join(header) + "\r\n" + "".join(lines[1:]), encoding="utf-8")
+    with pytest.raises(ValueError, match="canonical"):
+        polars_job(swapped, tmp_path / "out")
+
+
+def test_polars_is_a_default_way_and_the_handler_an_extra_one() -> None:
+    assert "polars" in bench.WAYS
+    assert "handler" in bench.EXTRA_WAYS and "handler" not in bench.WAYS
+
+
+def test_a_way_that_times_its_own_part_is_reported_with_that_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def way(_csv: Path, _out: Path) -> None:
+        with bench.timed("init"):
+            time.sleep(0.05)
+        time.sleep(0.3)  # setup: not timed
+        with bench.timed():
+            time.sleep(0.1)
+
+    monkeypatch.setitem(bench.EXTRA_WAYS, "self_timed", way)
+    result = bench.run_one("self_timed", tmp_path / "x.csv", tmp_path / "out", tmp_path / "r.json")
+    assert 0.1 <= result["seconds"] < 0.3
+    assert result["cpu_seconds"] < 0.1  # sleeping costs no CPU
+    assert set(result["sections"]) == {"init"}
+    assert 0.05 <= result["sections"]["init"]["seconds"] < 0.3
+    plain = bench.run_one("parse_only", SAMPLE, tmp_path / "out", tmp_path / "p.json")
+    assert plain["sections"] == {}  # a way that times nothing: its whole run
+
+
+def _fake_child(log: list[str], seconds: dict[str, list[float]]) -> Any:
+    def run_child(way: str, _csv: Path, _out: Path, result_path: Path) -> dict[str, Any]:
+        log.append(way)
+        return {
+            "way": way,
+            "seconds": seconds[way][log.count(way) - 1],
+            "cpu_seconds": 2 * seconds[way][log.count(way) - 1],
+            "peak_rss_bytes": 100 * 2**20 * log.count(way),
+            "sections": {},
+            "reports": {},
+        }
+
+    return run_child
+
+
+def test_run_bench_alternates_the_ways_and_keeps_medians(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    log: list[str] = []
+    seconds = {"core": [1.0, 9.0, 2.0], "polars": [3.0, 4.0, 30.0]}
+    monkeypatch.setattr(bench, "_run_child", _fake_child(log, seconds))
+    counts = iter([300, 300, 300, 299, 300, 300])  # polars wrote a row too few in its second run
+    monkeypatch.setattr(bench, "_parquet_rows", lambda _out: next(counts))
+    results = run_bench([300], ways=["polars", "core"], workdir=tmp_path, repeat=3, quiet=True)
+    assert log == ["core", "polars"] * 3  # turns, the reference first
+    by_way = {r.way: r for r in results}
+    assert by_way["core"].seconds == 2.0 and by_way["core"].cpu_seconds == 4.0
+    assert by_way["polars"].seconds == 4.0
+    assert by_way["core"].peak_rss_bytes == 300 * 2**20  # the largest
+    assert by_way["core"].parquet_rows == 300
+    assert by_way["polars"].parquet_rows == 299
+    assert not all_agree(results)
+
+
+def test_ratio_lines_put_the_core_over_polars_and_the_bound() -> None:
+    results = [
+        BenchResult("core", 10, 1000, 3.0, 600 * 2**20, cpu_seconds=6.0),
+        BenchResult("polars", 10, 1000, 2.0, 300 * 2**20, cpu_seconds=4.0),
+        BenchResult("parse_only", 10, 1000, 1.5, 200 * 2**20, cpu_seconds=3.0),
+        BenchResult("handler", 10, 1000, 5.0, 2**20, sections={"init": 0.25}),
+    ]
+    lines = ratio_lines(results)
+    assert lines[0].startswith("core / polars @ 10 rows: wall 1.50x, CPU 1.50x, peak RSS 2.00x")
+    assert lines[1].startswith("core / parse_only @ 10 rows: wall 2.00x, CPU 2.00x, peak RSS 3.00x")
+    assert len(lines) == 2
+    assert section_lines(results) == ["handler @ 10 rows: init 0.250 s (median; not in the seconds column)"]
+    assert ratio_lines([BenchResult("polars", 10, 1000, 2.0, 1)]) == []  # no core: no ratios
+
+
+def test_check_loaded_refuses_anything_but_the_whole_file() -> None:
+    whole = {"status": "loaded", "rows_read": 300, "rows_loaded": 300, "rows_rejected": 0}
+    bench.check_loaded({"files": [whole]}, 300)
+    for change in ({"rows_rejected": 1, "rows_loaded": 299}, {"status": "skipped"}, {"rows_loaded": 299}):
+        with pytest.raises(ValueError, match="not loaded whole"):
+            bench.check_loaded({"files": [{**whole, **change}]})
+    with pytest.raises(ValueError, match="the file has 301"):
+        bench.check_loaded({"files": [whole]}, 301)
+    with pytest.raises(ValueError, match="unpack"):
+        bench.check_loaded({"files": []})
