@@ -47,7 +47,7 @@ integration: install  ## the real handler against moto
 check: test  ## alias of test
 pr: test  ## alias of test
 
-bench: install  ## benchmark the core against naive pandas and DuckDB at 1M, 5M, 10M rows (docs/benchmarks.md)
+bench: install  ## benchmark the core against polars, DuckDB, naive pandas and the parse-only bound (docs/benchmarks.md)
 	$(BIN)/orders-analytics bench
 
 clean:  ## remove virtualenvs and caches
