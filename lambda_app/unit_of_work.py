@@ -170,15 +170,7 @@ class UnitOfWork:
             logger.info("event already loaded", extra={"key": event.key, "sequencer": event.sequencer})
             return _result_from(state["result"])
         logger.info("stale event skipped", extra={"key": event.key, "sequencer": event.sequencer})
-        return FileResult(
-            bucket=event.bucket,
-            key=event.key,
-            status=Status.SKIPPED,
-            ingest_date=event.ingest_date.isoformat(),
-            sequencer=event.sequencer,
-            reason="stale_event",
-            detail=f"a newer event (sequencer {committed}) for this key was already processed",
-        )
+        return self._stale(event, committed)
 
     def _register(self, attempt: Attempt) -> None:
         """Write-ahead: the attempt (and the day it writes to) is in ``pending`` before any object is written."""
@@ -333,7 +325,7 @@ class UnitOfWork:
             ingest_date=event.ingest_date.isoformat(),
             sequencer=event.sequencer,
             reason="stale_event",
-            detail=f"a newer event (sequencer {committed}) for this key was loaded meanwhile",
+            detail=f"a newer event (sequencer {committed}) for this key was already processed",
         )
 
     def _sweep(self, event: ObjectEvent, sid: str, own: str | None) -> None:

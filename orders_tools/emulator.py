@@ -116,18 +116,7 @@ class LocalAws:
     ) -> dict[str, Any]:
         """The notification S3 would send for an upload just made (increasing sequencer per upload)."""
         self._sequence += 1
-        return s3_events.s3_event(
-            s3_events.object_created_record(
-                bucket=bucket or self.input_bucket,
-                key=key,
-                size=int(head["ContentLength"]),
-                etag=str(head["ETag"]).strip('"'),
-                event_time=event_time,
-                sequencer=f"{int(event_time.timestamp() * 1000):012X}{self._sequence:06X}",
-                version_id=head.get("VersionId"),
-                region=REGION,
-            )
-        )
+        return notification(bucket or self.input_bucket, key, head, event_time, self._sequence)
 
     def deliver(self, event: dict[str, Any]) -> dict[str, Any]:
         """Invoke the handler's code with an event, as the Lambda service would."""
@@ -187,6 +176,22 @@ class LocalAws:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.describe_table(), indent=2, default=str) + "\n")
         return path
+
+
+def notification(bucket: str, key: str, head: dict[str, Any], event_time: datetime, sequence: int) -> dict[str, Any]:
+    """The S3 notification of an upload described by its HEAD; ``sequence`` makes its sequencer grow per upload."""
+    return s3_events.s3_event(
+        s3_events.object_created_record(
+            bucket=bucket,
+            key=key,
+            size=int(head["ContentLength"]),
+            etag=str(head["ETag"]).strip('"'),
+            event_time=event_time,
+            sequencer=f"{int(event_time.timestamp() * 1000):012X}{sequence:06X}",
+            version_id=head.get("VersionId"),
+            region=REGION,
+        )
+    )
 
 
 @contextmanager

@@ -28,8 +28,7 @@ from lambda_app.paths import MAX_KEY_BYTES
 from lambda_app.ports import PreconditionFailedError, Storage
 from lambda_app.schema import GLUE_COLUMN_TYPES, GLUE_PARTITION_TYPES
 from lambda_app.settings import Settings
-from orders_tools import s3_events
-from orders_tools.emulator import DATABASE, INPUT_BUCKET, OUTPUT_BUCKET, REGION, TABLE, LambdaContext
+from orders_tools.emulator import DATABASE, INPUT_BUCKET, OUTPUT_BUCKET, TABLE, LambdaContext, notification
 
 
 @dataclass
@@ -224,18 +223,7 @@ class MemoryAws:
         self, key: str, head: dict[str, Any], event_time: datetime, bucket: str | None = None
     ) -> dict[str, Any]:
         self._sequence += 1
-        return s3_events.s3_event(
-            s3_events.object_created_record(
-                bucket=bucket or self.input_bucket,
-                key=key,
-                size=int(head["ContentLength"]),
-                etag=str(head["ETag"]).strip('"'),
-                event_time=event_time,
-                sequencer=f"{int(event_time.timestamp() * 1000):012X}{self._sequence:06X}",
-                version_id=head.get("VersionId"),
-                region=REGION,
-            )
-        )
+        return notification(bucket or self.input_bucket, key, head, event_time, self._sequence)
 
     def deliver(self, event: dict[str, Any]) -> dict[str, Any]:
         return self.app().handle(event, LambdaContext())
