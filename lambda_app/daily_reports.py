@@ -23,29 +23,40 @@ from lambda_app.settings import Settings
 
 
 def refresh_reports(storage: Storage, settings: Settings, day: date, max_rounds: int = 3) -> dict[str, str]:
-    """Recompute the day's reports over every file in its partition and write them; return their keys.
+    """Recompute the day's reports over every committed file in its partition and write them; return their keys.
 
-    After writing, the partition is listed again; if another invocation changed
-    it meanwhile, the reports are recomputed (at most ``max_rounds`` times), so
-    the last writer always wrote reports of the data it saw last.
+    After writing, the inputs are looked at again (the committed objects; for
+    Athena, the partition's listing); if another invocation changed them
+    meanwhile, the reports are recomputed (at most ``max_rounds`` times). Every
+    commit precedes its own refresh, so the last writer always wrote reports of
+    the data it saw last: either it saw the other's commit, or the other's
+    refresh starts after this one's write.
     """
     bucket = settings.output_bucket
     written: dict[str, str] = {}
+    inputs = _inputs(storage, settings, day)
     for _ in range(max_rounds):
-        keys = storage.list_keys(bucket, paths.partition_prefix(settings, day))
-        tables = compute_reports(storage, settings, day, keys)
+        tables = compute_reports(storage, settings, day, inputs)
         for name in REPORT_NAMES:
             key = paths.report_key(settings, day, name)
             storage.put(bucket, key, to_csv_bytes(tables[name]))
             written[name] = key
-        if storage.list_keys(bucket, paths.partition_prefix(settings, day)) == keys:
+        again = _inputs(storage, settings, day)
+        if again == inputs:
             break
+        inputs = again
     logger.info("reports written", extra={"ingest_date": day.isoformat(), "engine": settings.report_engine})
     return written
 
 
-def compute_reports(storage: Storage, settings: Settings, day: date, keys: list[str]) -> dict[str, pa.Table]:
-    """The three report tables of one day, by the configured engine."""
+def _inputs(storage: Storage, settings: Settings, day: date) -> list[str]:
+    """What the reports of a day are computed from: the committed objects (local), or the whole listing (Athena)."""
+    keys = storage.list_keys(settings.output_bucket, paths.partition_prefix(settings, day))
+    return keys if settings.report_engine == "athena" else committed_objects(storage, settings, day, keys)
+
+
+def compute_reports(storage: Storage, settings: Settings, day: date, objects: list[str]) -> dict[str, pa.Table]:
+    """The three report tables of one day, by the configured engine (``objects``: the committed ones, for local)."""
     if settings.report_engine == "athena":
         tables: dict[str, pa.Table] = {}
         for name in REPORT_NAMES:
@@ -61,7 +72,7 @@ def compute_reports(storage: Storage, settings: Settings, day: date, keys: list[
             tables[name] = pa.Table.from_pandas(queries.report_frame(name, frame), preserve_index=False)
         return tables
     builder = ReportBuilder()
-    for key in committed_objects(storage, settings, day, keys):
+    for key in objects:
         found = storage.get(settings.output_bucket, key)
         if found is None:  # removed by a concurrent commit after the listing: the next round sees the new set
             continue
