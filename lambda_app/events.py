@@ -22,7 +22,6 @@ Uses AWS Lambda Powertools' typed views of each envelope.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -205,9 +204,3 @@ def parse_time(value: str) -> datetime:
         raise TypeError("eventTime is not text")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def iter_objects(messages: list[Message]) -> Iterator[ObjectEvent]:
-    """Every object of every message, in order."""
-    for message in messages:
-        yield from message.objects

@@ -95,16 +95,22 @@ class LoadCounts:
         self.__dict__.update(LoadCounts().__dict__)
 
 
-def sequencer_is_older(candidate: str | None, stored: str | None) -> bool:
-    """True when ``candidate`` is an earlier S3 event sequencer than ``stored`` for the same key.
+def sequence_number(sequencer: str | None) -> int | None:
+    """An S3 event sequencer as a number, or ``None`` when absent or not hexadecimal.
 
     Sequencers are hexadecimal strings of varying length; S3's documentation
     says to left-pad the shorter with zeros before comparing, i.e. compare the
     numbers.
     """
-    if not candidate or not stored:
-        return False
+    if not sequencer:
+        return None
     try:
-        return int(candidate, 16) < int(stored, 16)
+        return int(sequencer, 16)
     except ValueError:
-        return False
+        return None
+
+
+def not_newer(candidate: str | None, than: str | None) -> bool:
+    """True when both sequencers are known and ``candidate`` is the same event as ``than``, or an older one."""
+    a, b = sequence_number(candidate), sequence_number(than)
+    return a is not None and b is not None and a <= b

@@ -104,7 +104,3 @@ def error_rejects_key(settings: Settings, day: date, bucket: str, key: str, atte
 
 def state_key(settings: Settings, sid: str) -> str:
     return f"{settings.state_prefix}sources/{sid}.json"
-
-
-def s3_url(bucket: str, key: str) -> str:
-    return f"s3://{bucket}/{key}"

@@ -22,25 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 from lambda_app.errors import ConcurrentLoadError
+from lambda_app.model import not_newer
 from lambda_app.ports import PreconditionFailedError, Storage
 
 MAX_ROUNDS = 25  # compare-and-swap rounds before the event is retried instead
-
-
-def sequence_number(sequencer: str | None) -> int | None:
-    """An S3 event sequencer as a number (hex strings of any length compare as numbers), or ``None``."""
-    if not sequencer:
-        return None
-    try:
-        return int(sequencer, 16)
-    except ValueError:
-        return None
-
-
-def not_newer(candidate: str | None, than: str | None) -> bool:
-    """True when both sequencers are known and ``candidate`` is the same event as ``than``, or an older one."""
-    a, b = sequence_number(candidate), sequence_number(than)
-    return a is not None and b is not None and a <= b
 
 
 def _dump(document: dict[str, Any]) -> bytes:
@@ -59,9 +44,6 @@ class JsonObjects:
         if found is None:
             return None, None
         return dict(json.loads(found[0])), found[1]
-
-    def put(self, key: str, document: dict[str, Any]) -> None:
-        self.storage.put(self.bucket, key, _dump(document))
 
     def update(
         self, key: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]

@@ -47,12 +47,12 @@ from lambda_app.errors import (
     TooManyRejectsError,
 )
 from lambda_app.logs import logger
-from lambda_app.model import FileResult, LoadCounts, ObjectEvent, ObjectInfo, Status
+from lambda_app.model import FileResult, LoadCounts, ObjectEvent, ObjectInfo, Status, not_newer
 from lambda_app.parquet import parquet_bytes
 from lambda_app.ports import Storage
 from lambda_app.schema import PARTITION_COLUMN
 from lambda_app.settings import Settings
-from lambda_app.source_state import JsonObjects, not_newer
+from lambda_app.source_state import JsonObjects
 from lambda_app.streaming import Source, load_stream
 
 

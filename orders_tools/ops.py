@@ -38,9 +38,9 @@ from rich.table import Table
 from lambda_app import daily_reports, paths, queries
 from lambda_app.app import App
 from lambda_app.aws import AwsStorage
+from lambda_app.model import sequence_number
 from lambda_app.reports import REPORT_NAMES
 from lambda_app.settings import Settings
-from lambda_app.source_state import sequence_number
 from orders_tools import generate, s3_events
 from orders_tools.emulator import LambdaContext
 

@@ -29,7 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from lambda_app import paths
 from lambda_app.errors import RecordsFailedError
-from lambda_app.source_state import sequence_number
+from lambda_app.model import sequence_number
 from orders_tools.emulator import LocalAws
 from tests import reference
 from tests.fakes import FaultyStorage, MemoryAws, fail_after

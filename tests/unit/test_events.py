@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lambda_app.events import Skipped, parse_event
-from lambda_app.model import ObjectEvent, sequencer_is_older
+from lambda_app.model import ObjectEvent, not_newer
 from orders_tools.s3_events import object_created_record, s3_event
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "events"
@@ -60,11 +60,13 @@ def test_built_records_url_encode_keys_like_s3() -> None:
 
 
 def test_sequencers_compare_as_hex_numbers_of_any_length() -> None:
-    assert sequencer_is_older("0055AED6DCD90281E5", "0055AED6DCD90281E6")
-    assert sequencer_is_older("FF", "0100")  # shorter value is left-padded
-    assert not sequencer_is_older("0100", "FF")
-    assert not sequencer_is_older("AB", "AB")
-    assert not sequencer_is_older(None, "AB")
+    assert not_newer("0055AED6DCD90281E5", "0055AED6DCD90281E6")
+    assert not not_newer("0055AED6DCD90281E6", "0055AED6DCD90281E5")
+    assert not_newer("FF", "0100")  # shorter value is left-padded
+    assert not not_newer("0100", "FF")
+    assert not_newer("AB", "AB")  # the same event: not newer, so a redelivery never loads again
+    assert not not_newer(None, "AB") and not not_newer("AB", None)  # unknown: treated as newer
+    assert not not_newer("not-hex", "AB")
 
 
 def fixture(name: str) -> object:
