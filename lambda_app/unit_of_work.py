@@ -124,7 +124,6 @@ class UnitOfWork:
         state, _ = self.json.read(state_key)
         decided = self._decided(event, state or {})
         if decided is not None:
-            self._collect_garbage(event, sid)
             return decided
         try:
             info = self._announced_version(event)
@@ -161,7 +160,10 @@ class UnitOfWork:
         return self.storage.head(event.bucket, event.key, event.version_id)
 
     def _decided(self, event: ObjectEvent, state: dict[str, Any]) -> FileResult | None:
-        """The answer for an event the state already decided: older than the committed load, or that very event."""
+        """The answer for an event the state already decided: older than the committed load, or that very event.
+
+        Either way the source's garbage is collected (for the committed event, as part of finishing it).
+        """
         committed = state.get("sequencer")
         if not not_newer(event.sequencer, committed):
             return None
@@ -170,6 +172,7 @@ class UnitOfWork:
             logger.info("event already loaded", extra={"key": event.key, "sequencer": event.sequencer})
             return _result_from(state["result"])
         logger.info("stale event skipped", extra={"key": event.key, "sequencer": event.sequencer})
+        self._collect_garbage(event, paths.source_id(event.bucket, event.key))  # a killed attempt's retry cleans up
         return self._stale(event, committed)
 
     def _register(self, attempt: Attempt) -> None:
