@@ -20,6 +20,7 @@ import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,8 @@ _MAX_PREFIXES = 1 << (63 - _PREFIX_SHIFT)
 
 
 _BUCKETS = 8
+_THREADED_ROWS = 100_000  # below this many lines the distinct counts run on the calling thread
+_SERIAL = SimpleNamespace(map=map)  # what ``_PairOrders.count`` needs of a pool
 _COUNTED_SCHEMA = pa.schema([("pair", pa.int64()), ("order_count", pa.int64())])
 
 
@@ -213,12 +216,16 @@ class ReportBuilder:
 
         The distinct-order counts are hash aggregations over one bucket of
         order keys at a time (see ``_PairOrders``), two at a time on two
-        threads (Arrow releases the GIL).
+        threads (Arrow releases the GIL) once the day has ``_THREADED_ROWS`` lines.
         """
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            ship = self._ship.count(pool, self._order_text)
-            sub = self._sub.count(pool, self._order_text)
+        if self.rows < _THREADED_ROWS:  # starting threads costs more than they save on a small day
+            ship = self._ship.count(_SERIAL, self._order_text)
+            sub = self._sub.count(_SERIAL, self._order_text)
+        else:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                ship = self._ship.count(pool, self._order_text)
+                sub = self._sub.count(pool, self._order_text)
         return {
             "most_profitable_region": self._region_report(),
             "shipping_method_by_category": self._ship_report(ship),
