@@ -8,7 +8,9 @@ from datetime import timedelta
 import awswrangler as wr
 import boto3
 import pytest
+from botocore.config import Config
 
+from lambda_app.aws import ClientCachingSession
 from orders_tools import s3_events as events
 from orders_tools.emulator import LocalAws
 from tests.helpers import (
@@ -202,3 +204,26 @@ def test_parquet_objects_are_sorted_by_date_with_statistics_that_prune(aws: Loca
     assert (stats["order_date"].min.isoformat(), stats["order_date"].max.isoformat()) == ("2021-12-31", "2024-07-04")
     with_min_max = {name for name, s in stats.items() if s is not None and s.has_min_max}
     assert with_min_max == set(STATISTICS_COLUMNS)
+
+
+def test_the_adapter_builds_each_aws_client_once_however_many_files_arrive(aws: LocalAws) -> None:
+    """Expected (issue 10): awswrangler asks the session for a Glue client on every call; the adapter's
+    session builds it once per process, so later files build no client at all."""
+    built: list[str] = []
+    aws.adapter.session.events.register("creating-client-class", lambda **kw: built.append(kw["class_attributes"]))
+    upload_and_deliver(aws, "first.csv", csv_bytes(line("CA-1")))
+    before = len(built)
+    for number in range(3):
+        upload_and_deliver(aws, f"more-{number}.csv", csv_bytes(line(f"CA-{number + 2}")))
+    assert len(built) == before, "a client was built for a later file"
+    assert json.loads(read_output(aws, manifest_key(aws, "more-2.csv")))["status"] == "loaded"
+
+
+def test_the_client_cache_tells_different_configurations_apart() -> None:
+    """Expected: the same arguments give the same client; another region or configuration another one."""
+    session = ClientCachingSession(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    glue = session.client("glue", config=Config(connect_timeout=10))
+    assert session.client("glue", config=Config(connect_timeout=10)) is glue
+    assert session.client("glue", config=Config(connect_timeout=11)) is not glue
+    assert session.client("glue", region_name="eu-west-1", config=Config(connect_timeout=10)) is not glue
+    assert session.client("athena") is not glue
