@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test unit integration lint typecheck check pr bench clean
+.PHONY: help install demo test test-thorough unit integration lint typecheck check pr bench clean
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: install infra-tools lint typecheck  ## everything CI runs: lint, types, un
 	@# Separately: moto keeps its state per process, so the applied stack must not share a process with the
 	@# tests that reset the session's emulator.
 	$(BIN)/pytest -n 2 --dist loadfile -m infra
+
+test-thorough: install  ## the non-infra tests with every hypothesis budget ten times larger (not run by CI)
+	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest -n 2 --dist loadfile -m "not infra"
 
 unit: install  ## fast tests, no network
 	$(BIN)/pytest tests/unit

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from orders_tools.emulator import LocalAws, local_aws
 from tests.fakes import MemoryAws
+
+# Hypothesis budgets: every property test asks for ``examples(n)`` (tests/helpers.py), n examples under the
+# default profile and ten times that under HYPOTHESIS_PROFILE=thorough (`make test-thorough`).
+settings.register_profile("thorough", max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# The files that take tens of seconds start first: with two workers taking files from one queue, the long
+# ones then run beside many short ones instead of alone at the end (longest first; measured in docs/testing.md).
+SLOW_FIRST = (
+    "tests/functional/test_stateful.py",
+    "tests/unit/test_framing.py",
+    "tests/integration/test_replays.py",
+    "tests/integration/test_bad_data.py",
+    "tests/integration/test_queries_local.py",
+    "tests/integration/test_ops.py",
+    "tests/integration/test_bench_lambda.py",
+    "tests/runtime/test_pins.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file, and of the other files, stays
 
 
 @pytest.fixture(scope="session")

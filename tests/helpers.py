@@ -6,6 +6,8 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import settings
+
 from orders_tools.emulator import LocalAws
 from tests.fakes import MemoryAws
 
@@ -17,6 +19,15 @@ CANONICAL_HEADER = (
     "Sub Category,Product Id,cost price,List Price,Quantity,Discount Percent"
 )
 EVENT_TIME = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
+
+
+def examples(n: int) -> int:
+    """A property test's budget: ``n`` examples under the default profile, scaled by the loaded one.
+
+    The default profile has hypothesis's 100 examples; ``thorough`` (HYPOTHESIS_PROFILE=thorough, `make
+    test-thorough`) has 1000, so every budget grows tenfold there.
+    """
+    return max(1, n * settings.default.max_examples // 100)
 
 
 def csv_bytes(*rows: str, header: str = CANONICAL_HEADER, newline: str = "\r\n") -> bytes:

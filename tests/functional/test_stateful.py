@@ -33,7 +33,7 @@ from lambda_app.model import sequence_number
 from orders_tools.emulator import LocalAws
 from tests import reference
 from tests.fakes import FaultyStorage, MemoryAws, fail_after
-from tests.helpers import CANONICAL_HEADER, EVENT_TIME, World, csv_bytes, line
+from tests.helpers import CANONICAL_HEADER, EVENT_TIME, World, csv_bytes, examples, line
 
 KEYS = ("a.csv", "b.csv")
 FAULT_POINTS = ("dataset-1", "dataset-2", "partition", "manifest")
@@ -346,7 +346,7 @@ class OnMoto(PipelineMachine):
 
 TestInMemory = InMemory.TestCase
 TestInMemory.settings = settings(
-    max_examples=200, stateful_step_count=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(200), stateful_step_count=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
@@ -358,6 +358,9 @@ def test_on_moto(emulator: LocalAws) -> None:
     run_state_machine_as_test(
         OnMoto,
         settings=settings(
-            max_examples=12, stateful_step_count=10, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+            max_examples=examples(12),
+            stateful_step_count=10,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
         ),
     )

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 
 from orders_tools.emulator import LocalAws
 from tests import reference
-from tests.helpers import EVENT_TIME, output_keys, read_output, report_rows, upload_and_deliver
+from tests.helpers import EVENT_TIME, examples, output_keys, read_output, report_rows, upload_and_deliver
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ _examples = itertools.count()
 
 
 @settings(
-    max_examples=10,
+    max_examples=examples(10),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

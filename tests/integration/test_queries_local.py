@@ -28,6 +28,7 @@ from lambda_app.schema import DATASET_SCHEMA
 from orders_tools import cli_sql, sql
 from orders_tools.errors import LocalDatasetError
 from tests import reference
+from tests.helpers import examples
 
 DAY1, DAY2 = "2024-03-01", "2024-03-02"
 
@@ -671,7 +672,7 @@ lines_strategy = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=lines_strategy, scope=st.sampled_from([None, DAY1, DAY2]))
 def test_report_queries_match_the_reference(lines: list[tuple[Any, ...]], scope: str | None) -> None:
     """The report queries, run locally, equal tests/reference.py (the one plain-Python oracle of the reports)."""

@@ -21,7 +21,7 @@ from lambda_app.cleaning import (
 )
 from lambda_app.errors import EmptyFileError, MissingColumnsError, UnreadableFileError
 from lambda_app.schema import MEMORY_SCHEMA
-from tests.helpers import CANONICAL_HEADER, csv_bytes, line
+from tests.helpers import CANONICAL_HEADER, csv_bytes, examples, line
 
 WHEN = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
 
@@ -196,7 +196,7 @@ def test_a_row_longer_than_the_block_is_a_clear_error() -> None:
         list(iter_clean_batches(io.BytesIO(data), layout, source_key="k", ingested_at=WHEN, block_size=1024))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     records=st.lists(
         st.lists(st.one_of(st.text(alphabet="ab,", max_size=6), st.text(alphabet='ab,"\n', max_size=8)), min_size=1),

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from orders_tools import generate
 from orders_tools.generate import HEADER, iter_orders, sample_rows, write_csv, write_sample
+from tests.helpers import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_orders.csv"
@@ -86,7 +87,7 @@ def read_rows(path: Path) -> list[list[str]]:
 # --- the generator ------------------------------------------------------------------------------
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(rows=st.integers(min_value=0, max_value=400), seed=st.integers(min_value=-(2**40), max_value=2**40))
 def test_every_row_is_valid_and_the_count_is_exact(rows: int, seed: int) -> None:
     generated = list(iter_orders(rows, seed))

@@ -19,11 +19,12 @@ from lambda_app.cleaning import REJECTS_SCHEMA, read_all
 from lambda_app.reports import REPORT_NAMES, ReportBuilder, to_csv_bytes
 from lambda_app.schema import MEMORY_SCHEMA
 from tests import reference
+from tests.helpers import examples
 
 WHEN = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     generated=reference.messy_files(),
     block_size=st.sampled_from([1024, 4096, 1 << 20]),
@@ -94,7 +95,7 @@ def test_every_row_is_loaded_or_rejected_and_reports_match_the_reference(
         assert list(csv.reader(io.StringIO(text)))[1:] == expected_reports[name], name
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     lines=st.lists(
         st.tuples(

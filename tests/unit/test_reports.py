@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambda_app.reports import ReportBuilder, neutralize_formula, to_csv_bytes
+from tests.helpers import examples
 
 
 def lines(*rows: tuple[str, str, str, str, str | None, float]) -> pa.Table:
@@ -147,7 +148,7 @@ def test_chunks_with_text_ids_and_packed_ids_still_count_an_order_once() -> None
     assert reports["shipping_method_by_category"] == [{"category": "F", "ship_mode": "Same Day", "order_count": 3}]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.text(alphabet="AB-é0123456789", max_size=16), max_size=40))
 def test_packed_order_keys_are_equal_exactly_when_the_ids_are(ids: list[str]) -> None:
     builder = ReportBuilder()

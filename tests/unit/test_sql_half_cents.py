@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orders_tools.sql import half_cent_sums
+from tests.helpers import examples
 
 
 def trino_cents(value: float) -> float:
@@ -37,7 +38,7 @@ def test_sums_far_from_a_half_cent_are_not_named() -> None:
     assert half_cent_sums({"North": [0.1, 0.2, 0.33], "South": [], "Nan": [float("nan")]}) == []
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.integers(-(10**6), 10**6).map(lambda mills: mills / 1000), min_size=2, max_size=6))
 def test_a_group_not_named_rounds_to_the_same_cent_in_every_order(values: list[float]) -> None:
     """The bound is a proof: when a group is not named, every order of additions gives the same cent."""

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from orders_tools import sql
 from orders_tools.errors import UnsupportedSqlError
+from tests.helpers import examples
 
 T = '"db"."orders"'  # a table with the dataset's Glue columns (ingest_date is a string)
 
@@ -102,7 +103,7 @@ HALF_UNITS = st.builds(lambda m, d: (float(f"{m}5e-{d + 1}"), d), st.integers(-(
 ANY_DOUBLE = st.tuples(st.floats(allow_nan=False, width=64), st.integers(0, 15))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.one_of(HALF_UNITS, ANY_DOUBLE))
 def test_round_emulation_equals_trinos_algorithm(case: tuple[float, int]) -> None:
     """https://trino.io/docs/current/functions/math.html#round -- the emulation agrees bit for bit with Trino's code."""
