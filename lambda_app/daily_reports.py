@@ -1,25 +1,31 @@
 """The day's three reports, recomputed over the committed objects of its partition and written as CSV.
 
-``REPORT_ENGINE=local`` reads the report columns of the partition's committed
-Parquet objects (each source's state names its committed attempt: debris of an
-attempt in flight or crashed is never counted) into
-:class:`lambda_app.reports.ReportBuilder`; ``athena`` runs the library's report
+``REPORT_ENGINE=local`` merges the report partials (:mod:`lambda_app.report_partials`)
+of the partition's committed attempts (each source's state names its committed
+attempt: debris of an attempt in flight or crashed is never counted), starting
+from the day's checkpoint, so a refresh reads what is new since the last one
+instead of every object of the day; ``athena`` runs the library's report
 queries (``queries/reports``) through the workgroup over the table.
 """
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from typing import Any
 
 import pyarrow as pa
 
 from lambda_app import paths, queries
 from lambda_app.logs import logger
-from lambda_app.parquet import iter_columns
+from lambda_app.parquet import iter_row_groups
 from lambda_app.ports import Storage
-from lambda_app.reports import INPUT_COLUMNS, REPORT_NAMES, ReportBuilder, to_csv_bytes
+from lambda_app.report_partials import ReportPartial, Term, merge
+from lambda_app.reports import INPUT_COLUMNS, REPORT_NAMES, ReportBuilder, region_sums, to_csv_bytes
 from lambda_app.settings import Settings
+
+_STATE_READERS = 8  # source states read at a time (the S3 client is thread-safe)
 
 
 def refresh_reports(storage: Storage, settings: Settings, day: date, max_rounds: int = 3) -> dict[str, str]:
@@ -71,14 +77,89 @@ def compute_reports(storage: Storage, settings: Settings, day: date, objects: li
             )
             tables[name] = pa.Table.from_pandas(queries.report_frame(name, frame), preserve_index=False)
         return tables
-    builder = ReportBuilder()
-    for key in objects:
-        found = storage.get(settings.output_bucket, key)
-        if found is None:  # removed by a concurrent commit after the listing: the next round sees the new set
+    return merged_partial(storage, settings, day, objects).build()
+
+
+def merged_partial(storage: Storage, settings: Settings, day: date, objects: list[str]) -> ReportPartial:
+    """The report partial of the committed attempts that ``objects`` (the day's committed objects) belong to.
+
+    Starts from the day's checkpoint when every attempt it covers is still
+    committed, adds the partials of the others (an attempt without one, e.g.
+    committed before partials existed, is read from its Parquet objects), and
+    leaves the result as the new checkpoint. The checkpoint is only a cache: its
+    content is exactly the merge of the attempts it names, so it is either
+    usable as it is or ignored (an attempt it covers was replaced), and a
+    refresh that writes one over another's loses nothing but time.
+    """
+    by_attempt = attempts_of(settings, day, objects)
+    bucket, checkpoint_key = settings.output_bucket, paths.report_checkpoint_key(settings, day)
+    checkpoint = _read_partial(storage, bucket, checkpoint_key)
+    base = checkpoint if checkpoint is not None and checkpoint.attempts <= set(by_attempt) else ReportPartial()
+    added: list[ReportPartial] = []
+    for name, keys in sorted(by_attempt.items()):
+        if name in base.attempts:
             continue
-        for table in iter_columns(found[0], list(INPUT_COLUMNS)):
+        sid, attempt = name.split("_", 1)
+        found = _read_partial(storage, bucket, paths.partial_key(settings, day, sid, attempt))
+        if found is None or found.attempts != {name}:
+            found = partial_from_objects(storage, settings, name, keys)
+        if found is not None:  # None: its objects were removed by a newer commit (the next round sees it)
+            added.append(found)
+    merged = merge([base, *added])
+    if checkpoint is None or merged.attempts != checkpoint.attempts:
+        storage.put(bucket, checkpoint_key, merged.to_bytes())
+    return merged
+
+
+def recompute_reports(storage: Storage, settings: Settings, objects: list[str]) -> dict[str, pa.Table]:
+    """The three reports recomputed from the report columns of ``objects`` themselves, no partial read.
+
+    The definition the partials must meet exactly (the tests compare the two):
+    the objects in key order, each row group folded in turn.
+    """
+    builder = ReportBuilder()
+    for key in sorted(objects):
+        found = storage.get(settings.output_bucket, key)
+        if found is None:
+            continue
+        for table in iter_row_groups(found[0], list(INPUT_COLUMNS)):
             builder.add(table)
     return builder.build()
+
+
+def partial_from_objects(storage: Storage, settings: Settings, name: str, keys: list[str]) -> ReportPartial | None:
+    """The partial of one attempt (``<source_id>_<attempt>``) read from its objects; ``None`` if one is gone."""
+    builder = ReportBuilder()
+    terms: list[Term] = []
+    for key in sorted(keys):
+        found = storage.get(settings.output_bucket, key)
+        if found is None:
+            return None
+        for group, table in enumerate(iter_row_groups(found[0], list(INPUT_COLUMNS))):
+            builder.add(table)
+            terms += [(key, group, region, total) for region, total in region_sums(table)]
+    return ReportPartial.from_builder(builder, frozenset({name}), terms)
+
+
+def _read_partial(storage: Storage, bucket: str, key: str) -> ReportPartial | None:
+    found = storage.get(bucket, key)
+    if found is None:
+        return None
+    try:
+        return ReportPartial.from_bytes(found[0])
+    except (ValueError, OSError, KeyError, TypeError, IndexError):  # another format, or damaged: rebuilt instead
+        logger.warning("unreadable report partial ignored", extra={"key": key, "retryable": False})
+        return None
+
+
+def attempts_of(settings: Settings, day: date, objects: list[str]) -> dict[str, list[str]]:
+    """The day's committed objects grouped by attempt (``<source_id>_<attempt>``, as their names begin)."""
+    prefix = paths.partition_prefix(settings, day)
+    grouped: dict[str, list[str]] = {}
+    for key in objects:
+        sid, attempt, _ = key[len(prefix) :].split("_", 2)
+        grouped.setdefault(paths.attempt_name(sid, attempt), []).append(key)
+    return grouped
 
 
 def committed_objects(storage: Storage, settings: Settings, day: date, keys: list[str]) -> list[str]:
@@ -90,9 +171,17 @@ def committed_objects(storage: Storage, settings: Settings, day: date, keys: lis
         if key.startswith(prefix) and key.endswith(".parquet") and name.count("_") >= 2:
             by_source.setdefault(name.split("_", 1)[0], []).append(key)
     committed: list[str] = []
-    for sid, objects in sorted(by_source.items()):
+    sids = sorted(by_source)
+
+    def read(sid: str) -> dict[str, Any]:
         found = storage.get(settings.output_bucket, paths.state_key(settings, sid))
-        state = json.loads(found[0]) if found else {}
+        return dict(json.loads(found[0])) if found else {}
+
+    # One small GET per source of the day, twice per refresh: latency-bound on S3, so a few at a time.
+    with ThreadPoolExecutor(max_workers=_STATE_READERS) as pool:
+        states = list(pool.map(read, sids))
+    for sid, state in zip(sids, states, strict=True):
+        objects = by_source[sid]
         if state.get("attempt") and day.isoformat() in state.get("days", []):
             mine = paths.attempt_prefix(settings, day, sid, state["attempt"])
             committed.extend(k for k in objects if k.startswith(mine))

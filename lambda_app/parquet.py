@@ -55,3 +55,15 @@ def iter_columns(data: bytes, columns: list[str], batch_rows: int = 1_000_000) -
     """The given columns of one Parquet object, a table per record batch."""
     parquet = pq.ParquetFile(pa.BufferReader(data))
     return [pa.Table.from_batches([b]) for b in parquet.iter_batches(batch_size=batch_rows, columns=columns)]
+
+
+def row_group_rows(data: bytes) -> list[int]:
+    """The row count of each row group of one Parquet object, in order (from its footer)."""
+    metadata = pq.ParquetFile(pa.BufferReader(data)).metadata
+    return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+
+
+def iter_row_groups(data: bytes, columns: list[str]) -> list[pa.Table]:
+    """The given columns of one Parquet object, a table per row group (the chunks a report partial sums by)."""
+    parquet = pq.ParquetFile(pa.BufferReader(data))
+    return [parquet.read_row_group(i, columns=columns) for i in range(parquet.metadata.num_row_groups)]

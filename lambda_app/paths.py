@@ -53,6 +53,11 @@ def attempt_prefix(settings: Settings, day: date, sid: str, attempt: str) -> str
     return f"{source_prefix(settings, day, sid)}{attempt}_"
 
 
+def attempt_name(sid: str, attempt: str) -> str:
+    """``<source_id>_<attempt>``: one attempt of one source, as its objects' names begin."""
+    return f"{sid}_{attempt}"
+
+
 def _dated(prefix: str, day: date) -> str:
     return f"{prefix}{day:%Y/%m/%d}/"
 
@@ -104,3 +109,34 @@ def error_rejects_key(settings: Settings, day: date, bucket: str, key: str, atte
 
 def state_key(settings: Settings, sid: str) -> str:
     return f"{settings.state_prefix}sources/{sid}.json"
+
+
+def partials_folder(settings: Settings, day: date) -> str:
+    """Where the report partials of a day's attempts live (beside the state: never under the table's location)."""
+    return f"{settings.state_prefix}partials/{PARTITION_COLUMN}={partition_value(day)}/"
+
+
+def partial_prefix(settings: Settings, day: date, sid: str) -> str:
+    """What the report partial of every attempt of one source in a day starts with."""
+    return f"{partials_folder(settings, day)}{sid}_"
+
+
+_PARTIAL_SUFFIX = ".parquet"
+
+
+def partial_key(settings: Settings, day: date, sid: str, attempt: str) -> str:
+    """The report partial of one attempt (``lambda_app.report_partials``): its share of the day's reports."""
+    return f"{partial_prefix(settings, day, sid)}{attempt}{_PARTIAL_SUFFIX}"
+
+
+def attempt_of_partial(settings: Settings, day: date, sid: str, key: str) -> str | None:
+    """The attempt id in a partial's key, or ``None`` when the key is not one of that source's partials."""
+    prefix = partial_prefix(settings, day, sid)
+    if not key.startswith(prefix) or not key.endswith(_PARTIAL_SUFFIX):
+        return None
+    return key[len(prefix) : -len(_PARTIAL_SUFFIX)] or None
+
+
+def report_checkpoint_key(settings: Settings, day: date) -> str:
+    """The merged partial of a day's committed attempts, as the last refresh left it (a cache, see daily_reports)."""
+    return f"{settings.state_prefix}reports/{PARTITION_COLUMN}={partition_value(day)}.parquet"

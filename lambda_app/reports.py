@@ -142,15 +142,8 @@ class ReportBuilder:
         if table.num_rows == 0:
             return
         self.rows += table.num_rows
-        region = dictionary_encoded(table["region"])
-        sums = (
-            pa.table({"region": region.indices, "profit": one_array(table["profit"])})
-            .group_by("region", use_threads=False)
-            .aggregate([("profit", "sum")])
-        )
-        labels = region.dictionary.to_pylist()
-        for index, total in zip(sums["region"].to_pylist(), sums["profit_sum"].to_pylist(), strict=True):
-            self._profit[labels[index]] = self._profit.get(labels[index], 0.0) + total
+        for region, total in region_sums(table):
+            self._profit[region] = self._profit.get(region, 0.0) + total
         category = self._encode(table["category"])
         order = self._order_keys(table["order_id"])
         # Lines of one order rarely share a sub-category: de-duplicating here would cost more than it saves.
@@ -197,15 +190,53 @@ class ReportBuilder:
 
     def _order_text(self, keys: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
         """The order ids that :meth:`_order_keys` packed, as text again."""
-        if not pa.types.is_integer(keys.type):
-            return keys
-        prefixes = pa.array(list(self._prefixes), pa.string())
-        count = pc.bit_wise_and(pc.shift_right(keys, _COUNT_SHIFT), (1 << (_PREFIX_SHIFT - _COUNT_SHIFT)) - 1)
-        number = pc.bit_wise_and(keys, (1 << _COUNT_SHIFT) - 1)
-        digits = pc.if_else(pc.equal(count, 0), "", pc.cast(number, pa.string()))
-        pads = pa.array(["0" * n for n in range(_MAX_DIGITS + 1)], pa.string())
-        zeros = pc.take(pads, pc.subtract(count, pc.binary_length(digits)))
-        return pc.binary_join_element_wise(pc.take(prefixes, pc.shift_right(keys, _PREFIX_SHIFT)), zeros, digits, "")
+        return unpack_orders(keys, list(self._prefixes))
+
+    def distinct(self) -> tuple[list[tuple[str, str, str]], np.ndarray, np.ndarray | pa.Array, list[str] | None]:
+        """The distinct ``(kind, first, second, order)`` rows seen so far, for a mergeable partial.
+
+        ``kind`` is ``"sub"`` (category, sub-category) or ``"ship"`` (category, ship mode; missing modes
+        left out). Returns the pairs (a pair's code is its index), the code of each row, its order
+        (packed int64 keys, or text when any id stayed text) and the packed keys' prefix table (``None``
+        for text), sorted by code then order, each row once.
+        """
+        text = bool(self._sub.text or self._ship.text)
+        labels = list(self._ids)
+        pairs: list[tuple[str, str, str]] = []
+        codes: list[np.ndarray] = []
+        orders: list[pa.Array] = []
+        for kind, kept in (("sub", self._sub), ("ship", self._ship)):
+            groups = [bucket for bucket in kept.buckets if bucket]
+            if text:
+                packed = [part for bucket in kept.buckets for part in bucket]
+                whole = list(kept.text)
+                if packed:
+                    table = pa.concat_tables(packed)
+                    whole.append(table.set_column(1, "order", self._order_text(table["order"])))
+                groups = [whole] if whole else []
+            for parts in groups:  # each order is in one bucket: distinct per bucket is distinct overall
+                table = _distinct(pa.concat_tables(parts))
+                pair = one_array(table["pair"]).to_numpy()
+                unique, inverse = np.unique(pair, return_inverse=True)
+                known = {p: i for i, p in enumerate(pairs)}
+                index = []
+                for value in unique.tolist():
+                    label = (kind, labels[value >> _PAIR_SHIFT], labels[value & ((1 << _PAIR_SHIFT) - 1)])
+                    index.append(known.setdefault(label, len(pairs)))
+                    if index[-1] == len(pairs):
+                        pairs.append(label)
+                codes.append(np.asarray(index, np.int32)[inverse.reshape(-1)])
+                orders.append(one_array(table["order"]))
+        code = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+        if text:
+            order: np.ndarray | pa.Array = pa.concat_arrays(orders) if orders else pa.array([], pa.string())
+            sorted_rows = pa.table({"code": code, "order": order}).sort_by(
+                [("code", "ascending"), ("order", "ascending")]
+            )
+            return pairs, sorted_rows["code"].to_numpy(), one_array(sorted_rows["order"]), None
+        keys = np.concatenate([o.to_numpy() for o in orders]) if orders else np.zeros(0, np.int64)
+        rank = np.lexsort((keys, code))
+        return pairs, code[rank], keys[rank], list(self._prefixes)
 
     @staticmethod
     def _pair(first: pa.Array, second: pa.Array) -> pa.Array:
@@ -227,16 +258,10 @@ class ReportBuilder:
                 ship = self._ship.count(pool, self._order_text)
                 sub = self._sub.count(pool, self._order_text)
         return {
-            "most_profitable_region": self._region_report(),
-            "shipping_method_by_category": self._ship_report(ship),
-            "orders_by_category": self._sub_report(sub),
+            "most_profitable_region": region_report(self._profit),
+            "shipping_method_by_category": ship_report(self._labelled(ship, ["category", "ship_mode"])),
+            "orders_by_category": sub_report(self._labelled(sub, ["category", "sub_category"])),
         }
-
-    def _region_report(self) -> pa.Table:
-        regions = pa.array(list(self._profit), pa.string())
-        totals = pc.round(pa.array(list(self._profit.values()), pa.float64()), 2, round_mode="half_towards_infinity")
-        table = pa.table({"region": regions, "total_profit": totals})
-        return table.sort_by([("total_profit", "descending"), ("region", "ascending")])
 
     def _labelled(self, counted: pa.Table, keys: list[str]) -> pa.Table:
         """``pair, order_count`` with the pair decoded back to its two labels."""
@@ -246,20 +271,63 @@ class ReportBuilder:
         second = pc.take(labels, pc.bit_wise_and(pair, (1 << _PAIR_SHIFT) - 1))
         return pa.table({keys[0]: first, keys[1]: second, "order_count": counted["order_count"]})
 
-    def _ship_report(self, counted: pa.Table) -> pa.Table:
-        pairs = self._labelled(counted, ["category", "ship_mode"])
-        ranked = pairs.sort_by([("category", "ascending"), ("order_count", "descending"), ("ship_mode", "ascending")])
-        if ranked.num_rows == 0:
-            return ranked
-        category = ranked["category"]
-        first = pc.not_equal(category.slice(1), category.slice(0, ranked.num_rows - 1))
-        keep = pa.concat_arrays([pa.array([True]), pc.fill_null(first, True).combine_chunks()])
-        return ranked.filter(keep)
 
-    def _sub_report(self, counted: pa.Table) -> pa.Table:
-        return self._labelled(counted, ["category", "sub_category"]).sort_by(
-            [("category", "ascending"), ("sub_category", "ascending")]
-        )
+def region_sums(table: pa.Table) -> list[tuple[str, float]]:
+    """``(region, sum of profit)`` of one chunk of lines: the terms every region total is added up from.
+
+    Arrow's grouped sum adds a group's values in row order, so the terms of a
+    table do not depend on how its columns are chunked; the merged partials
+    (:mod:`lambda_app.report_partials`) add the same terms in the same order as
+    a recomputation from the Parquet objects, so the totals are the same floats.
+    """
+    region = dictionary_encoded(table["region"])
+    sums = (
+        pa.table({"region": region.indices, "profit": one_array(table["profit"])})
+        .group_by("region", use_threads=False)
+        .aggregate([("profit", "sum")])
+    )
+    labels = region.dictionary.to_pylist()
+    return [
+        (labels[index], total)
+        for index, total in zip(sums["region"].to_pylist(), sums["profit_sum"].to_pylist(), strict=True)
+    ]
+
+
+def unpack_orders(keys: pa.Array | pa.ChunkedArray, prefixes: list[str]) -> pa.Array | pa.ChunkedArray:
+    """Order ids packed by :meth:`ReportBuilder._order_keys` (with that prefix table) as text again."""
+    if not pa.types.is_integer(keys.type):
+        return keys
+    table = pa.array(prefixes, pa.string())
+    count = pc.bit_wise_and(pc.shift_right(keys, _COUNT_SHIFT), (1 << (_PREFIX_SHIFT - _COUNT_SHIFT)) - 1)
+    number = pc.bit_wise_and(keys, (1 << _COUNT_SHIFT) - 1)
+    digits = pc.if_else(pc.equal(count, 0), "", pc.cast(number, pa.string()))
+    pads = pa.array(["0" * n for n in range(_MAX_DIGITS + 1)], pa.string())
+    zeros = pc.take(pads, pc.subtract(count, pc.binary_length(digits)))
+    return pc.binary_join_element_wise(pc.take(table, pc.shift_right(keys, _PREFIX_SHIFT)), zeros, digits, "")
+
+
+def region_report(profit: dict[str, float]) -> pa.Table:
+    """``region, total_profit`` from the unrounded totals: rounded to cents, most profitable first."""
+    regions = pa.array(list(profit), pa.string())
+    totals = pc.round(pa.array(list(profit.values()), pa.float64()), 2, round_mode="half_towards_infinity")
+    table = pa.table({"region": regions, "total_profit": totals})
+    return table.sort_by([("total_profit", "descending"), ("region", "ascending")])
+
+
+def ship_report(pairs: pa.Table) -> pa.Table:
+    """``category, ship_mode, order_count`` per (category, mode): per category the mode of most orders."""
+    ranked = pairs.sort_by([("category", "ascending"), ("order_count", "descending"), ("ship_mode", "ascending")])
+    if ranked.num_rows == 0:
+        return ranked
+    category = ranked["category"]
+    first = pc.not_equal(category.slice(1), category.slice(0, ranked.num_rows - 1))
+    keep = pa.concat_arrays([pa.array([True]), pc.fill_null(first, True).combine_chunks()])
+    return ranked.filter(keep)
+
+
+def sub_report(pairs: pa.Table) -> pa.Table:
+    """``category, sub_category, order_count``, sorted by category then sub-category."""
+    return pairs.sort_by([("category", "ascending"), ("sub_category", "ascending")])
 
 
 def _distinct(table: pa.Table) -> pa.Table:

@@ -8,7 +8,9 @@ The protocol (README, "Replays and concurrency"; the state object is :mod:`lambd
 2. **Write-ahead.** Before writing anything, an attempt registers in the state's
    ``pending`` (compare-and-swap). Its objects are named
    ``<source_id>_<attempt>_<uuid>.snappy.parquet`` (rejects:
-   ``<key>.<attempt>.rejects.csv``), so every object belongs to exactly one attempt.
+   ``<key>.<attempt>.rejects.csv``; its report partial, written last before the
+   commit: ``state/partials/.../<source_id>_<attempt>.parquet``), so every object
+   belongs to exactly one attempt.
 3. **Commit** is one compare-and-swap of the state, allowed only while the
    attempt is still pending and no newer event is committed. It makes the
    attempt the committed load and hands the previous load, and every pending
@@ -48,8 +50,10 @@ from lambda_app.errors import (
 )
 from lambda_app.logs import logger
 from lambda_app.model import FileResult, LoadCounts, ObjectEvent, ObjectInfo, Status, not_newer
-from lambda_app.parquet import parquet_bytes
+from lambda_app.parquet import parquet_bytes, row_group_rows
 from lambda_app.ports import Storage
+from lambda_app.report_partials import ReportPartial, Term
+from lambda_app.reports import INPUT_COLUMNS, ReportBuilder, region_sums
 from lambda_app.schema import PARTITION_COLUMN
 from lambda_app.settings import Settings
 from lambda_app.source_state import JsonObjects
@@ -72,23 +76,43 @@ class Attempt:
 
 
 class S3Sink:
-    """:class:`lambda_app.streaming.Sink` that writes each table as one Parquet object of the attempt's prefix."""
+    """:class:`lambda_app.streaming.Sink` that writes each table as one Parquet object of the attempt's prefix.
+
+    It also gathers the attempt's report partial (:mod:`lambda_app.report_partials`): the
+    profit terms of every object it writes, per row group as the object holds them (on the
+    writer thread), and the distinct (pair, order) rows of every block it observes (on the
+    observer thread). A pass that is discarded starts both again.
+    """
 
     def __init__(self, storage: Storage, bucket: str, prefix: str) -> None:
         self._storage = storage
         self._bucket = bucket
         self._prefix = prefix
+        self._builder = ReportBuilder()
+        self._terms: list[Term] = []
 
     def write(self, table: pa.Table) -> list[str]:
         key = f"{self._prefix}{uuid.uuid4().hex}.snappy.parquet"
-        self._storage.put(self._bucket, key, parquet_bytes(table))
+        body = parquet_bytes(table)
+        self._storage.put(self._bucket, key, body)
+        start = 0
+        for group, rows in enumerate(row_group_rows(body)):
+            chunk = table.slice(start, rows).select(["region", "profit"])
+            self._terms += [(key, group, region, total) for region, total in region_sums(chunk)]
+            start += rows
         return [key]
 
     def discard(self, written: list[str]) -> None:
         self._storage.delete(self._bucket, written)
+        self._builder = ReportBuilder()
+        self._terms = []
 
     def observe(self, table: pa.Table) -> None:
-        pass
+        self._builder.add(table.select(list(INPUT_COLUMNS)))
+
+    def partial(self, attempt: str) -> ReportPartial:
+        """What the objects written so far add to the day's reports (``attempt``: ``<source_id>_<attempt>``)."""
+        return ReportPartial.from_builder(self._builder, frozenset({attempt}), self._terms)
 
 
 class _Lost(Exception):
@@ -260,6 +284,10 @@ class UnitOfWork:
                 f" (more than MAX_REJECT_RATIO={settings.max_reject_ratio}); nothing was loaded"
             )
         if load.written:
+            # Before the commit, like the objects: a committed attempt with rows always has its partial.
+            partial = sink.partial(paths.attempt_name(attempt.sid, attempt.attempt_id))
+            key = paths.partial_key(settings, attempt.day, attempt.sid, attempt.attempt_id)
+            self.storage.put(settings.output_bucket, key, partial.to_bytes())
             # Before the commit: a Glue error here still leaves the committed version alone.
             value = paths.partition_value(attempt.day)
             self.storage.add_partition(
@@ -380,7 +408,8 @@ class UnitOfWork:
         listed = self.storage.list_keys(
             bucket, paths.attempt_prefix(self.settings, attempt.day, attempt.sid, attempt.attempt_id)
         )
-        self.storage.delete(bucket, sorted(set(listed) | set(attempt.load.written)))
+        partial = paths.partial_key(self.settings, attempt.day, attempt.sid, attempt.attempt_id)
+        self.storage.delete(bucket, sorted(set(listed) | set(attempt.load.written) | {partial}))
 
     def _collect_garbage(self, event: ObjectEvent, sid: str) -> None:
         """Delete every object of the source that belongs to no live attempt; then drop the garbage list.
@@ -405,6 +434,10 @@ class UnitOfWork:
             source_prefix = paths.source_prefix(settings, day, sid)
             for key in self.storage.list_keys(bucket, source_prefix):
                 found[key] = key[len(source_prefix) :].split("_", 1)[0]
+            for key in self.storage.list_keys(bucket, paths.partial_prefix(settings, day, sid)):
+                attempt_id = paths.attempt_of_partial(settings, day, sid, key)
+                if attempt_id:
+                    found[key] = attempt_id
             rejects_prefix = paths.rejects_prefix(settings, day, event.bucket, event.key)
             for key in self.storage.list_keys(bucket, rejects_prefix):
                 attempt_id = paths.attempt_of_rejects(key)

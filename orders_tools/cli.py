@@ -1,7 +1,7 @@
 """``orders-analytics``: run the real pipeline on a laptop against a local AWS emulator.
 
-Subcommands: ``demo``, ``run``, ``generate``, ``query``, ``warehouse``, ``view-columns``, ``bench``, and for the
-operator of a deployed stack ``status``, ``replay``, ``smoke``.
+Subcommands: ``demo``, ``run``, ``generate``, ``query``, ``warehouse``, ``view-columns``, ``bench``, ``bench-day``,
+and for the operator of a deployed stack ``status``, ``replay``, ``smoke``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lambda_app.logs import logger
-from orders_tools import bench, cli_sql, generate, ops, sql
+from orders_tools import bench, bench_day, cli_sql, generate, ops, sql
 from orders_tools.emulator import local_aws
 
 # The checkout's sample; an installed wheel builds the same rows with the generator (scripts/make_sample.py).
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.register(sub)
     cli_sql.register(sub)
     bench.register(sub)
+    bench_day.register(sub)
     ops.register(sub)
     return parser
 

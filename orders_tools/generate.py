@@ -288,11 +288,13 @@ def iter_row_batches(
     seed: int = 0,
     start_date: date = DEFAULT_START_DATE,
     days: int = DEFAULT_DAYS,
+    first_order: int = FIRST_ORDER_NUMBER,
 ) -> Iterator[list[Row]]:
     """Yield the rows of :func:`iter_orders` as lists of tuples, a few thousand at a time.
 
     This is the fast path used by :func:`write_csv`; most callers want
-    :func:`iter_orders`.
+    :func:`iter_orders`. ``first_order`` is the number in the first order id
+    (files with different seeds and the default share their order numbers).
     """
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
@@ -321,7 +323,7 @@ def iter_row_batches(
         return int(math.log(1.0 - rng.random()) / log_keep)
 
     next_zero = gap()
-    number = FIRST_ORDER_NUMBER
+    number = first_order
     remaining = rows
     while remaining > 0:
         n_orders = _BATCH_ORDERS
@@ -404,7 +406,9 @@ def write_rows(path: Path | str, rows: Iterator[Sequence[str]] | Sequence[Sequen
     return count
 
 
-def write_csv(path: Path | str, rows: int, seed: int = 0, progress: bool = False) -> int:
+def write_csv(
+    path: Path | str, rows: int, seed: int = 0, progress: bool = False, first_order: int = FIRST_ORDER_NUMBER
+) -> int:
     """Write a generated export of ``rows`` lines to ``path``; return the number of data rows.
 
     UTF-8, CRLF line ends, :data:`HEADER` first. Memory stays constant whatever
@@ -425,7 +429,7 @@ def write_csv(path: Path | str, rows: int, seed: int = 0, progress: bool = False
     ):
         csv.writer(handle, lineterminator="\r\n").writerow(HEADER)
         join = ",".join
-        for batch in iter_row_batches(rows, seed):
+        for batch in iter_row_batches(rows, seed, first_order=first_order):
             handle.write("\r\n".join([join(row) for row in batch]))
             handle.write("\r\n")
             written += len(batch)

@@ -348,7 +348,7 @@ def test_the_same_event_delivered_twice_at_the_same_moment_loads_once_without_a_
 
 
 def _is_state(_bucket: str, key: str, *_: Any, **__: Any) -> bool:
-    return key.startswith("state/")
+    return key.startswith("state/sources/")  # the source's state object, not the report partials beside it
 
 
 def _is_manifest(_bucket: str, key: str, *_: Any, **__: Any) -> bool:
