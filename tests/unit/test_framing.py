@@ -80,7 +80,7 @@ def _read(data: bytes, block_size: int) -> list[list[str]]:
 _COLUMNS = INPUT_COLUMNS  # the rejects file holds them in this order, as the header does
 
 
-@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     generated=csv_file(),
     block_size=st.sampled_from([64, 256, 1024, 1 << 20]),
