@@ -570,6 +570,37 @@ def handler_on_emulator(csv_path: Path, _out_dir: Path) -> dict[str, DataFrame]:
         return read_reports(aws, date.fromisoformat(BENCH_INGEST_DATE))
 
 
+def moto_floor(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
+    """The emulator's own floor under the handler: the same bytes in and out of moto, nothing else.
+
+    Untimed: start a moto server process, upload the file, and run the core
+    (:func:`core_job`) into ``out_dir`` for the Parquet objects the handler
+    would put. Timed: one streaming GET of the whole input object (read in the
+    handler's piece size) and one PUT of each of those Parquet objects to the
+    output bucket, through the same adapter (one boto3 client) the Lambda uses.
+    The handler's seconds minus this and minus the core's is what the pipeline
+    adds on top of moving its bytes and doing its work (:func:`ratio_lines`).
+    """
+    from lambda_app.aws import AwsStorage
+    from lambda_app.settings import Settings
+    from orders_tools.emulator import LocalAws
+
+    with moto_process() as endpoint, environment(emulator_env(endpoint)):
+        aws = LocalAws(endpoint=endpoint, env=emulator_env(endpoint))
+        [event] = stage_events(aws, csv_path)
+        key = event["Records"][0]["s3"]["object"]["key"]
+        reports = core_job(csv_path, out_dir)
+        objects = sorted(out_dir.rglob("*.parquet"))
+        storage = AwsStorage()
+        with timed():
+            with storage.open(aws.input_bucket, key) as stream:
+                while stream.read(Settings.block_size_bytes):
+                    pass
+            for number, path in enumerate(objects):
+                storage.put(aws.output_bucket, f"floor/{number:05d}.snappy.parquet", path.read_bytes())
+    return reports
+
+
 # Name -> way (registered in this module so the child processes see them too);
 # a ``package.module:function`` spec works without registering.
 WAYS: dict[str, Way] = {
@@ -581,7 +612,11 @@ WAYS: dict[str, Way] = {
 }
 REFERENCE_WAY = "core"
 # Ways run only when asked for by name (``--ways core lambda_moto``): slow, or not a like-for-like job.
-EXTRA_WAYS: dict[str, Way] = {"lambda_moto": lambda_on_emulator, "handler": handler_on_emulator}
+EXTRA_WAYS: dict[str, Way] = {
+    "lambda_moto": lambda_on_emulator,
+    "handler": handler_on_emulator,
+    "moto_floor": moto_floor,
+}
 
 
 def resolve_way(name: str) -> Way:
@@ -943,6 +978,14 @@ def ratio_lines(results: Sequence[BenchResult]) -> list[str]:
                 line += f", CPU {_ratio(core.cpu_seconds, other.cpu_seconds)}"
             line += f", peak RSS {_ratio(core.peak_rss_bytes, other.peak_rss_bytes)}"
             lines.append(line + " (below 1.00x: the core is faster / smaller)")
+        handler, floor = ok.get(("handler", rows)), ok.get(("moto_floor", rows))
+        if handler is not None and floor is not None:
+            above = handler.seconds - floor.seconds - core.seconds
+            lines.append(
+                f"handler above moto floor + core @ {rows:,} rows: {above:+.2f} s = {above / core.seconds:+.0%}"
+                f" of the core's {core.seconds:.2f} s (handler {handler.seconds:.2f} s, floor {floor.seconds:.2f} s;"
+                " goal: at most +25%)"
+            )
     return lines
 
 

@@ -42,6 +42,24 @@ def test_handler_way_times_the_call_alone_and_agrees_with_the_core(tmp_path: Pat
     assert bench.compare_reports(core, bench.load_reports(result["reports"])) == []
 
 
+def test_moto_floor_moves_the_files_bytes_and_the_ratio_line_compares_the_handler_with_it(tmp_path: Path) -> None:
+    """The floor way times only moto's GET of the input and PUTs of the core's Parquet objects; with the
+    handler and the core of the same size, a line says how far the handler is above floor + core."""
+    csv_path = tmp_path / "orders.csv"
+    write_csv(csv_path, 2000, seed=8)
+    floor = bench._run_child("moto_floor", csv_path, tmp_path / "floor", tmp_path / "floor.json")
+    core = bench.core_job(csv_path, tmp_path / "core")
+    assert floor["seconds"] > 0
+    assert bench.compare_reports(core, bench.load_reports(floor["reports"])) == []
+    results = [
+        bench.BenchResult("core", 2000, 1, 1.0, 1),
+        bench.BenchResult("moto_floor", 2000, 1, 0.5, 1),
+        bench.BenchResult("handler", 2000, 1, 1.75, 1),
+    ]
+    [line] = [text for text in bench.ratio_lines(results) if text.startswith("handler above")]
+    assert "+0.25 s = +25% of the core's 1.00 s" in line
+
+
 def test_moto_process_serves_and_stops() -> None:
     import boto3
 
