@@ -418,7 +418,11 @@ def iter_pieces(stream: IO[bytes], size: int, *, exact: bool = False) -> Iterato
             raise UnreadableFileError("the object contains NUL bytes: binary data, not a CSV file")
         filled += read
         if read == room and len(buffer) < 3 * size:  # more is coming, probably: grow towards three pieces
-            buffer.extend(bytes(min(3 * size, 4 * len(buffer)) - len(buffer)))
+            # A new buffer, not a resize: a piece handed out before may still be viewed (and a bytearray
+            # with views cannot be resized); the old one lives as long as such a view.
+            grown = bytearray(min(3 * size, 4 * len(buffer)))
+            grown[:filled] = memoryview(buffer)[:filled]
+            buffer = grown
         cut = last_end(buffer, filled)
         if cut <= 0:
             if filled >= 2 * size:

@@ -218,6 +218,22 @@ def test_pieces_are_the_whole_stream_cut_only_at_record_ends(records: list[list[
         assert piece.endswith(b"\n") and piece.count(b'"') % 2 == 0
 
 
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_stream_far_longer_than_the_first_buffer_is_cut_whole_while_the_buffer_grows(exact: bool) -> None:
+    """Expected: the buffer starts at 64 KiB and grows while reads fill it; every byte comes out once, cut at
+    record ends, and a piece still held by the caller when the next is asked for (as a for loop holds it)
+    does not stop the buffer from growing (a bytearray with views cannot be resized: BufferError)."""
+    data = b"".join(b'%d,x,"q\nq"\n' % i for i in range(300_000))  # 4.5 MB, quoted line breaks
+    pieces: list[bytes] = []
+    held: list[memoryview] = []
+    for piece in iter_pieces(io.BytesIO(data), 1 << 20, exact=exact):
+        pieces.append(bytes(piece))
+        held.append(piece)  # views of earlier pieces stay alive (their bytes are only valid until the next)
+    assert b"".join(pieces) == data
+    assert len(pieces[0]) <= 1 << 16 < max(len(p) for p in pieces) <= 3 << 20
+    assert all(p.endswith(b"\n") and p.count(b'"') % 2 == 0 for p in pieces)
+
+
 @pytest.mark.parametrize(
     ("field", "reason"),
     [
