@@ -595,7 +595,12 @@ def _trim(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
         return pc.utf8_trim_whitespace(values)
     if pa.types.is_dictionary(values.type):
         encoded = one_array(values)
-        return pa.DictionaryArray.from_arrays(encoded.indices, pc.utf8_trim_whitespace(encoded.dictionary))
+        labels = pc.utf8_trim_whitespace(encoded.dictionary)
+        if pc.count_distinct(labels, mode="all").as_py() < len(labels):
+            # " West" and "West" trim to one label: encode again so each label has one index (grouping by
+            # index must mean grouping by value, or one region's profit is summed in two parts).
+            return pc.dictionary_encode(pc.take(labels, encoded.indices))
+        return pa.DictionaryArray.from_arrays(encoded.indices, labels)
     return values
 
 
