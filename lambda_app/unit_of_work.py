@@ -252,7 +252,10 @@ class UnitOfWork:
                 ) from None
             return lost.result
         except Exception:
-            self._abandon(attempt)
+            # The commit's PUT may have landed with its answer lost: then the objects are the committed load and
+            # must stay (the retry answers "already loaded"). Only an attempt the state does not name is abandoned.
+            if not self._committed(attempt):
+                self._abandon(attempt)
             raise
         self._finish(attempt.event, state)
         logger.info("file loaded", extra={k: v for k, v in result.to_dict().items() if k != "objects_written"})
@@ -303,10 +306,14 @@ class UnitOfWork:
         """Make the attempt the committed load, or raise ``_Lost`` with the answer when it may not."""
         event, mine = attempt.event, attempt.attempt_id
         lost: list[_Lost] = []
+        landed: list[dict[str, Any]] = []
 
         def change(state: dict[str, Any] | None) -> dict[str, Any] | None:
             state = state or {}
             lost.clear()
+            if state.get("attempt") == mine:  # this commit landed and its answer was lost (the SDK's retry got 412)
+                landed.append(state)
+                return None
             pending = state.get("pending", {})
             committed = state.get("sequencer")
             if not_newer(event.sequencer, committed):  # a newer event, or this very one, was committed meanwhile
@@ -343,10 +350,20 @@ class UnitOfWork:
             return state
 
         written = self.json.update(paths.state_key(self.settings, attempt.sid), change)
+        if landed:
+            return landed[0]
         if lost:
             raise lost[0]
         assert written is not None
         return written
+
+    def _committed(self, attempt: Attempt) -> bool:
+        """Whether the state names ``attempt`` as committed (``True`` when unreadable: keep its objects)."""
+        try:
+            state, _ = self.json.read(paths.state_key(self.settings, attempt.sid))
+        except Exception:
+            return True
+        return state is not None and state.get("attempt") == attempt.attempt_id
 
     def _stale(self, event: ObjectEvent, committed: str | None) -> FileResult:
         return FileResult(
