@@ -132,7 +132,7 @@ class ReportPartial:
             raise ValueError(f"report partial format {meta.get('version')} is not {FORMAT_VERSION}")
         prefixes = meta["prefixes"]
         orders = one_array(table["order"])
-        return cls(
+        partial = cls(
             attempts=frozenset(meta["attempts"]),
             terms=[(t[0], int(t[1]), t[2], float(t[3])) for t in meta["terms"]],
             pairs=[(p[0], p[1], p[2]) for p in meta["pairs"]],
@@ -140,6 +140,24 @@ class ReportPartial:
             codes=one_array(table["code"]).to_numpy(zero_copy_only=False).astype(np.int32),
             orders=orders.to_numpy(zero_copy_only=False).astype(np.int64) if prefixes is not None else orders,
         )
+        partial._check()
+        return partial
+
+    def _check(self) -> None:
+        """``ValueError`` unless the parts fit together: every code names a pair, every packed key a prefix,
+        the rows are sorted and unique. A damaged partial that still parses is then rebuilt, not trusted."""
+        codes = self.codes
+        if len(codes) and (codes.min() < 0 or codes.max() >= len(self.pairs)):
+            raise ValueError("report partial: a code names no pair")
+        if any(p[0] not in ("sub", "ship") for p in self.pairs):
+            raise ValueError("report partial: a pair of unknown kind")
+        if self.prefixes is not None and len(self.orders):
+            prefix_ids = self.orders >> _PREFIX_SHIFT
+            if prefix_ids.min() < 0 or prefix_ids.max() >= len(self.prefixes):
+                raise ValueError("report partial: an order key names no prefix")
+            later = (codes[1:] > codes[:-1]) | ((codes[1:] == codes[:-1]) & (self.orders[1:] > self.orders[:-1]))
+            if not later.all():
+                raise ValueError("report partial: rows not sorted by code then order, or repeated")
 
 
 def merge(partials: Sequence[ReportPartial]) -> ReportPartial:
