@@ -3,8 +3,11 @@
 Each test loads files through the handler on the in-memory storage and checks that the reports written
 by the refresh are byte for byte ``daily_reports.recompute_reports`` over the day's committed objects
 (and, where the rows are simple, the plain-Python reference's rows); some also check the unrounded
-region totals bit for bit, and that no partial leaks. Tests marked ``DEFECT`` fail on the code they were
-written against; the others probe risky cases and pass.
+region totals bit for bit, and that no partial leaks. Tests marked ``DEFECT`` failed on the code they were
+written against (the merge of report partials, 2026-12-01) and pass since their fixes: trimmed labels are
+encoded again when two trim alike (cleaning._trim), a commit whose answer was lost is recognised as landed
+(unit_of_work._commit/_committed), and a partial whose parts do not fit is rebuilt (ReportPartial._check).
+The others probe risky cases and passed from the start.
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ def test_defect_region_labels_that_trim_alike_split_the_profit_terms(aws: Memory
     assert deliver(aws, "a.csv", body)["files"][0]["status"] == "loaded"
     assert partial_profit(checkpoint(aws)) == recomputed_profit(
         aws
-    )  # observed: {'West': 1.0} (partial) vs {'West': 0.5} (recomputation)
+    )  # before the fix: {'West': 1.0} (partial) vs {'West': 0.5} (recomputation)
     assert_recomputation(aws)
 
 
@@ -177,7 +180,7 @@ def test_defect_region_labels_that_trim_alike_change_a_report_cent_with_everyday
         row("W-5", region=" West", cost="2", price="3.33", discount="50", quantity="5", order_date="2023-01-05"),
     )
     deliver(aws, "a.csv", body)
-    assert report_rows(aws, "most_profitable_region")[1:] == [["West", "18.57"]]  # observed: 18.56
+    assert report_rows(aws, "most_profitable_region")[1:] == [["West", "18.57"]]  # before the fix: 18.56
     assert_recomputation(aws)
     assert_reference(aws, loaded)
 
@@ -480,7 +483,7 @@ def test_defect_a_commit_whose_answer_is_lost_deletes_the_committed_partial_and_
     aws.deliver(event)  # the retry
     assert_recomputation(aws)
     assert live_attempts(aws, "a.csv") <= partial_names(aws)
-    assert_reference(aws, a[1] + b[1])  # observed: only b.csv's rows
+    assert_reference(aws, a[1] + b[1])  # before the fix: only b.csv's rows
 
 
 @pytest.mark.parametrize(
@@ -594,7 +597,7 @@ def test_defect_a_damaged_checkpoint_that_still_parses_is_trusted_and_spreads(aw
 
     ``_read_partial`` only guards parsing, and ``merged_partial`` trusts any checkpoint whose attempts
     are all committed: its codes now index the *next* partial's pairs, so a.csv's orders are counted
-    under b.csv's labels (observed: "Furniture,First Class,3" for "Furniture,Standard Class,2"), and the
+    under b.csv's labels (before the fix: "Furniture,First Class,3" for "Furniture,Standard Class,2"), and the
     merge is saved as the new checkpoint, so the damage stays until one of its attempts is replaced.
     (With no new partial, ``build`` raises instead: the refresh fails on every retry.)
     Expected: a checkpoint that does not hold together is rebuilt from the partials, like an unreadable one.
