@@ -3,6 +3,7 @@
 Random sequences of uploads (loadable, partly bad, or refused versions), deliveries,
 re-deliveries and late deliveries of any earlier event, deletions of the input object,
 crashes (the process dies: no clean-up runs) and transient failures at every write point,
+commits that land while the invocation fails (its answer lost, or the process killed after it),
 and pairs of invocations interleaved at the commit (the second runs to completion while the
 first is between its last write and its commit). After each step the dataset and state are
 checked against the model; ``settle`` redelivers every event as Lambda's retries would, and
@@ -181,10 +182,16 @@ class PipelineMachine(RuleBasedStateMachine):
         assert summary is not None
         self._expect(event, summary)
 
+    @precondition(lambda self: self._fresh())
+    @rule(data=st.data(), kill=st.booleans())
+    def lose_the_commits_answer(self, data: st.DataObject, kill: bool) -> None:
+        """The commit's PUT reaches storage, then the invocation dies or the answer is lost (a reset
+        connection): the load is committed although the invocation failed, and its rows must stay."""
+        event = data.draw(st.sampled_from(self._fresh()))
+        self._fail_after_the_commit(event, self._faulty(), kill)
+
     @precondition(lambda self: self.events)
-    @rule(
-        data=st.data(), where=st.sampled_from(["dataset-1", "dataset-2", "partition", "manifest"]), kill=st.booleans()
-    )
+    @rule(data=st.data(), where=st.sampled_from(FAULT_POINTS), kill=st.booleans())
     def fail(self, data: st.DataObject, where: str, kill: bool) -> None:
         """The invocation dies (no clean-up) or hits a transient error at a write point."""
         event = data.draw(st.sampled_from(self.events))
@@ -221,6 +228,35 @@ class PipelineMachine(RuleBasedStateMachine):
             current = self.committed.get(event.version.key)
             if current is None or event.sequencer > current.sequencer:
                 self.committed[event.version.key] = event
+
+    def _fail_after_the_commit(self, event: Event, faulty: FaultyStorage, kill: bool) -> None:
+        sequencer = event.json["Records"][0]["s3"]["object"]["sequencer"]
+        landed = {"n": 0}
+
+        def is_the_commit(_bucket: str, key: str, body: bytes, *_: Any, **__: Any) -> bool:
+            if landed["n"] or not key.startswith("state/sources/"):
+                return False
+            state = json.loads(body)
+            return state.get("sequencer") == sequencer and (state.get("result") or {}).get("status") == "loaded"
+
+        def land_then_fail(*args: Any, **kwargs: Any) -> None:
+            faulty.inner.put(*args, **kwargs)  # the write reaches storage ...
+            landed["n"] += 1
+            if kill:
+                raise Killed
+            raise ConnectionResetError("the commit's answer was lost")  # ... and its answer does not come back
+
+        faulty.before("put", land_then_fail, is_the_commit)
+        try:
+            summary = self._deliver(event)
+        finally:
+            self._plain()
+        if summary is not None:  # no commit of this event was attempted (stale, missing, refused, already loaded)
+            assert not landed["n"]
+            self._expect(event, summary)
+            return
+        assert landed["n"], "the delivery failed before its commit"
+        self.committed[event.version.key] = event  # it landed: the retry must answer "loaded" and keep the rows
 
     def _fresh(self) -> list[Event]:
         """Events that would load rows now: newer than the key's committed one, version present, loadable."""
