@@ -22,6 +22,7 @@ from typing import IO, Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from lambda_app import paths
 from lambda_app.app import App
 from lambda_app.model import ObjectInfo
 from lambda_app.paths import MAX_KEY_BYTES
@@ -166,6 +167,27 @@ class FaultyStorage:
             return real(*args, **kwargs)
 
         return call
+
+
+class Killed(BaseException):
+    """Raised past every ``except Exception``: nothing after it runs, as when Lambda kills the process."""
+
+
+def kill_at_commit(world: Any, key: str) -> Callable[[], None]:
+    """Make the invocation die (``Killed``) at the commit of input ``key``: the second write of its state
+    (the first is the write-ahead). Wraps ``world.storage`` in a ``FaultyStorage``; returns the undo."""
+    faulty = world.storage if isinstance(world.storage, FaultyStorage) else FaultyStorage(world.storage)
+    world.storage = faulty
+    state = f"state/sources/{paths.source_id(world.input_bucket, key)}.json"
+    writes: list[str] = []
+
+    def action(_bucket: str, written: str, *_: Any, **__: Any) -> None:
+        if written == state:
+            writes.append(written)
+            if len(writes) == 2:
+                raise Killed
+
+    return faulty.before("put", action)
 
 
 def fail_after(calls: int, code: str, operation: str) -> Callable[..., None]:

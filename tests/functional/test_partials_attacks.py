@@ -28,7 +28,7 @@ from lambda_app.ports import PreconditionFailedError
 from lambda_app.report_partials import ReportPartial
 from lambda_app.reports import INPUT_COLUMNS, REPORT_NAMES, ReportBuilder, to_csv_bytes
 from tests import reference
-from tests.fakes import FaultyStorage, MemoryAws
+from tests.fakes import FaultyStorage, Killed, MemoryAws, kill_at_commit
 from tests.helpers import EVENT_TIME, World, csv_bytes, line, report_rows
 
 DAY = EVENT_TIME.date()
@@ -394,25 +394,6 @@ def test_a_replayed_event_is_not_counted_twice(aws: MemoryAws) -> None:
 
 
 # ------------------------------------------------------------------------------ crashes and checkpoints
-
-
-class Killed(BaseException):
-    """The process dies: no clean-up runs."""
-
-
-def kill_at_commit(aws: MemoryAws, key: str) -> Any:
-    faulty = FaultyStorage(aws.storage)
-    aws.storage = faulty
-    state = f"state/sources/{paths.source_id(aws.input_bucket, key)}.json"
-    writes: list[str] = []
-
-    def action(_bucket: str, written: str, *_: Any, **__: Any) -> None:
-        if written == state:
-            writes.append(written)
-            if len(writes) == 2:
-                raise Killed
-
-    return faulty.before("put", action)
 
 
 def test_crash_debris_on_one_day_is_collected_when_the_retry_lands_on_another(aws: MemoryAws) -> None:

@@ -19,7 +19,7 @@ import pytest
 from lambda_app import daily_reports, paths
 from lambda_app.reports import REPORT_NAMES, to_csv_bytes
 from tests import reference
-from tests.fakes import FaultyStorage
+from tests.fakes import Killed, kill_at_commit
 from tests.helpers import EVENT_TIME, World, csv_bytes, line, report_rows
 
 DAY = EVENT_TIME.date()
@@ -29,10 +29,6 @@ FOLDER = f"analytics/{DAY:%Y/%m/%d}/"
 # (never an exact half cent, which a double cannot hold), an order split over two files, a missing ship
 # mode, formula-like text.
 Spec = tuple[str, str, str, str, str, str, str, str, str]
-
-
-class Killed(BaseException):
-    """The process dies: no clean-up runs."""
 
 
 def lines_of(*specs: Spec) -> tuple[bytes, list[reference.RefLine]]:
@@ -126,18 +122,7 @@ def test_replays_re_uploads_a_refusal_and_a_crash_leave_the_reports_a_recomputat
     assert deliver(aws, "b.csv", refused, 3)["files"][0]["status"] == "rejected_file"
     assert_reports_exact(aws, A2[1] + B1[1])  # the refused file keeps B1
 
-    faulty = aws.storage if isinstance(aws.storage, FaultyStorage) else FaultyStorage(aws.storage)
-    aws.storage = faulty
-    c_state = f"state/sources/{paths.source_id(aws.input_bucket, 'c.csv')}.json"
-    writes: list[str] = []
-
-    def kill_at_the_commit(_bucket: str, key: str, *_: Any, **__: Any) -> None:
-        if key == c_state:
-            writes.append(key)
-            if len(writes) == 2:  # the first is the write-ahead; the second would be the commit
-                raise Killed
-
-    restore = faulty.before("put", kill_at_the_commit)
+    restore = kill_at_commit(aws, "c.csv")
     with pytest.raises(Killed):
         deliver(aws, "c.csv", C1[0], 4)
     restore()
