@@ -488,21 +488,6 @@ def emulator_env(endpoint: str) -> dict[str, str]:
     }
 
 
-@contextmanager
-def environment(env: dict[str, str]) -> Iterator[None]:
-    """``os.environ`` updated with ``env`` inside the block, restored afterwards."""
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def stage_events(aws: Any, csv_path: Path, count: int = 1) -> list[dict[str, Any]]:
     """Empty the emulator, upload ``csv_path`` ``count`` times, return the ``ObjectCreated`` event of each copy.
 
@@ -557,7 +542,7 @@ def handler_on_emulator(csv_path: Path, _out_dir: Path) -> dict[str, DataFrame]:
     without the emulator's objects. For the cold start in a clean process and
     the old layout side by side, see ``scripts/bench_handler_vs.py``.
     """
-    from orders_tools.emulator import LambdaContext, LocalAws
+    from orders_tools.emulator import LambdaContext, LocalAws, environment
 
     with moto_process() as endpoint, environment(emulator_env(endpoint)):
         aws = LocalAws(endpoint=endpoint, env=emulator_env(endpoint))
@@ -583,7 +568,7 @@ def moto_floor(csv_path: Path, out_dir: Path) -> dict[str, DataFrame]:
     """
     from lambda_app.aws import AwsStorage
     from lambda_app.settings import Settings
-    from orders_tools.emulator import LocalAws
+    from orders_tools.emulator import LocalAws, environment
 
     with moto_process() as endpoint, environment(emulator_env(endpoint)):
         aws = LocalAws(endpoint=endpoint, env=emulator_env(endpoint))

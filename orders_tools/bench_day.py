@@ -41,7 +41,7 @@ from lambda_app.reports import ReportBuilder
 from lambda_app.settings import Settings
 from lambda_app.streaming import Source, load_stream
 from orders_tools import bench
-from orders_tools.emulator import LambdaContext, LocalAws
+from orders_tools.emulator import LambdaContext, LocalAws, environment
 from orders_tools.generate import FIRST_ORDER_NUMBER, FORMAT_VERSION, write_csv
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def run_day(
     day = date.fromisoformat(bench.BENCH_INGEST_DATE)
     start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     curve = DayCurve(files=files, rows=rows, stride=stride, machine=machine())
-    with bench.moto_process() as endpoint, bench.environment(bench.emulator_env(endpoint)):
+    with bench.moto_process() as endpoint, environment(bench.emulator_env(endpoint)):
         aws = LocalAws(endpoint=endpoint, env=bench.emulator_env(endpoint))
         aws.reset()
         handler = importlib.import_module("lambda_app.handler")

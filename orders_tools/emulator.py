@@ -214,16 +214,25 @@ def local_aws(extra_env: dict[str, str] | None = None) -> Iterator[LocalAws]:
         "GLUE_TABLE": TABLE,
         **(extra_env or {}),
     }
+    try:
+        with environment(env):
+            emulator = LocalAws(endpoint=endpoint, env=env)
+            emulator.reset()  # moto keeps its state per process, not per server: start from an empty account
+            yield emulator
+    finally:
+        server.stop()
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` updated with ``env`` inside the block, restored afterwards."""
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
-        emulator = LocalAws(endpoint=endpoint, env=env)
-        emulator.reset()  # moto keeps its state per process, not per server: start from an empty account
-        yield emulator
+        yield
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        server.stop()

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from orders_tools import bench
-from orders_tools.emulator import LocalAws
+from orders_tools.emulator import LocalAws, environment
 
 INVOKE = Path(__file__).resolve().parent / "handler_invoke.py"
 
@@ -185,7 +185,7 @@ def run(sides: list[Side], plan: Plan) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-handler-") as scratch_name, bench.moto_process() as endpoint:
         scratch = Path(scratch_name)
         env = bench.emulator_env(endpoint)
-        with bench.environment(env):
+        with environment(env):
             aws = LocalAws(endpoint=endpoint, env=env)
             rig = Rig(aws, scratch)
             for rows in plan.rows:
