@@ -47,7 +47,7 @@ from lambda_app.aws import AwsStorage
 from lambda_app.errors import RecordsFailedError
 from lambda_app.settings import Settings
 from orders_tools import s3_events
-from orders_tools.emulator import LambdaContext
+from orders_tools.emulator import LambdaContext, notification
 from tests.helpers import csv_bytes, line
 from tests.infra import iam_eval
 from tests.infra.conftest import DUMMY_KEY, REGION, TERRAFORM_DIR, Stack
@@ -109,16 +109,8 @@ class Pipeline:
 
     def record(self, key: str, head: dict[str, Any], when: datetime) -> dict[str, Any]:
         self.sequence += 1
-        return s3_events.object_created_record(
-            bucket=self.input_bucket,
-            key=key,
-            size=int(head["ContentLength"]),
-            etag=str(head["ETag"]).strip('"'),
-            event_time=when,
-            sequencer=f"{int(when.timestamp() * 1000):012X}{self.sequence:06X}",
-            version_id=head.get("VersionId"),
-            region=REGION,
-        )
+        [record] = notification(self.input_bucket, key, head, when, self.sequence)["Records"]
+        return dict(record)
 
     def delete_input(self, key: str) -> None:
         versions = self.s3.list_object_versions(Bucket=self.input_bucket, Prefix=key)
