@@ -33,16 +33,12 @@ from lambda_app.errors import RecordsFailedError
 from lambda_app.model import sequence_number
 from orders_tools.emulator import LocalAws
 from tests import reference
-from tests.fakes import FaultyStorage, MemoryAws, fail_after
+from tests.fakes import FaultyStorage, Killed, MemoryAws, fail_after
 from tests.helpers import CANONICAL_HEADER, EVENT_TIME, World, csv_bytes, examples, line
 
 KEYS = ("a.csv", "b.csv")
 FAULT_POINTS = ("dataset-1", "dataset-2", "partition", "manifest")
 MISSING_COLUMNS = "Order Id,Order Date,Region"
-
-
-class Killed(BaseException):
-    """Raised past every ``except Exception``: nothing after it runs, as when Lambda kills the process."""
 
 
 @dataclass(frozen=True)
