@@ -23,10 +23,6 @@ With ``--profile PREFIX`` each part runs under cProfile and its profile is
 written to ``PREFIX.init.prof``, ``PREFIX.call0.prof``, ``PREFIX.call1.prof``...
 (the times are then cProfile's, not for quoting).
 
-With ``--profile PREFIX`` each part runs under cProfile and its profile is
-written to ``PREFIX.init.prof``, ``PREFIX.call0.prof``, ``PREFIX.call1.prof``...
-(the times are then cProfile's, not for quoting).
-
 Only the standard library and ``lambda_app`` are imported, so the script runs
 under the old layout's virtualenv too. The handler's JSON log lines go to
 stdout; the caller discards them.
