@@ -3,7 +3,8 @@
 * :func:`find_runtime_python` finds a Python 3.12 (the base image's version).
 * :func:`runtime_venv` builds, once per content of the requirement files, a venv
   with ``requirements/lambda.txt`` and ``requirements/runtime-test.txt``
-  (``awslambdaric``) and nothing else: ``--no-deps``, then ``pip check``. It is
+  (``awslambdaric``) and nothing else: ``--no-deps`` (uv's installer when the
+  test venv has it, pip's otherwise), then ``pip check``. It is
   cached under ``.venv-runtime/`` and rebuilt when a pin changes.
 * :func:`make_task_root` copies what the Dockerfile copies into a task root,
   compiles it as the Dockerfile does and makes it read-only.
@@ -21,6 +22,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -127,6 +129,20 @@ def pip_env() -> dict[str, str]:
     return env
 
 
+def uv_env() -> dict[str, str]:
+    """:func:`pip_env`'s settings for uv: the same index and certificate, no configuration files."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
+    env.update(UV_NO_CONFIG="1", UV_PYTHON_DOWNLOADS="never")
+    if "PIP_INDEX_URL" in os.environ:
+        env["UV_DEFAULT_INDEX"] = os.environ["PIP_INDEX_URL"]
+    if "PIP_CERT" in os.environ:
+        env.setdefault("SSL_CERT_FILE", os.environ["PIP_CERT"])
+    if "PIP_DEFAULT_TIMEOUT" in os.environ:
+        env["UV_HTTP_TIMEOUT"] = os.environ["PIP_DEFAULT_TIMEOUT"]
+    env.pop("PYTHONPATH", None)
+    return env
+
+
 def run_checked(args: list[str], *, timeout: float, what: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
     if result.returncode != 0:
@@ -170,17 +186,29 @@ def runtime_venv(python: str, cache: Path = VENV_CACHE) -> RuntimeVenv:
         for stale in cache.iterdir():
             if stale.is_dir():
                 shutil.rmtree(stale)  # other pins, other Python, or an interrupted build
-        run_checked([python, "-m", "venv", str(venv)], timeout=120, what="creating the runtime venv")
         interpreter = venv / "bin" / "python"
+        requirements = ("-r", str(LAMBDA_REQUIREMENTS), "-r", str(RUNTIME_REQUIREMENTS))
+        uv = Path(sys.executable).with_name("uv")
+        if uv.is_file():
+            # uv (requirements/dev.txt) unpacks and compiles on every core: 14 s instead of pip's 44 s here.
+            # --seed puts pip into the venv, for `pip check`, `pip list` and test_pins' resolution.
+            run_checked(
+                [str(uv), "venv", "--quiet", "--seed", "--python", python, str(venv)],
+                timeout=120,
+                what="creating the runtime venv",
+                env=uv_env(),
+            )
+            install = [str(uv), "pip", "install", "--quiet", "--python", str(interpreter), "--compile-bytecode"]
+            env = uv_env()
+        else:
+            run_checked([python, "-m", "venv", str(venv)], timeout=120, what="creating the runtime venv")
+            install = [str(interpreter), "-m", "pip", "install", "--quiet"]
+            env = pip_env()
         run_checked(
-            [
-                str(interpreter),
-                *("-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:"),
-                *("-r", str(LAMBDA_REQUIREMENTS), "-r", str(RUNTIME_REQUIREMENTS)),
-            ],
+            [*install, "--no-deps", "--only-binary=:all:", *requirements],
             timeout=900,
             what="installing requirements/lambda.txt + requirements/runtime-test.txt",
-            env=pip_env(),
+            env=env,
         )
         # --no-deps installed exactly the pins; this fails when they miss a dependency or conflict.
         run_checked([str(interpreter), "-m", "pip", "check"], timeout=120, what="pip check of the pins", env=pip_env())
