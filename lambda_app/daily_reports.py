@@ -31,15 +31,19 @@ _STATE_READERS = 8  # source states read at a time (the S3 client is thread-safe
 def refresh_reports(storage: Storage, settings: Settings, day: date, max_rounds: int = 3) -> dict[str, str]:
     """Recompute the day's reports over every committed file in its partition and write them; return their keys.
 
-    After writing, the inputs are looked at again (the committed objects; for
-    Athena, the partition's listing); if another invocation changed them
-    meanwhile, the reports are recomputed (at most ``max_rounds`` times). Every
-    commit precedes its own refresh, so the last writer always wrote reports of
-    the data it saw last: either it saw the other's commit, or the other's
-    refresh starts after this one's write.
+    Every commit rewrites the day's commit mark with a new token after the
+    commit and before its own refresh. A refresh reads the mark before it reads
+    its inputs and again after writing; a different token (or, for Athena, a
+    different listing of the partition) means another invocation changed the
+    day meanwhile, and the reports are recomputed (at most ``max_rounds``
+    times). So the last writer always wrote reports of every commit: a commit
+    whose mark came before the writer's second read was either seen by its
+    first read of the inputs or changed the token; one whose mark came after it
+    is followed by that commit's own refresh, which writes later.
     """
     bucket = settings.output_bucket
     written: dict[str, str] = {}
+    mark = _commit_mark(storage, settings, day)
     inputs = _inputs(storage, settings, day)
     for _ in range(max_rounds):
         tables = compute_reports(storage, settings, day, inputs)
@@ -47,12 +51,19 @@ def refresh_reports(storage: Storage, settings: Settings, day: date, max_rounds:
             key = paths.report_key(settings, day, name)
             storage.put(bucket, key, to_csv_bytes(tables[name]))
             written[name] = key
-        again = _inputs(storage, settings, day)
-        if again == inputs:
+        again = _commit_mark(storage, settings, day)
+        # Athena's queries read every object listed, committed or not: a new listing is a change too.
+        latest = _inputs(storage, settings, day) if settings.report_engine == "athena" or again != mark else inputs
+        if again == mark and latest == inputs:
             break
-        inputs = again
+        mark, inputs = again, latest
     logger.info("reports written", extra={"ingest_date": day.isoformat(), "engine": settings.report_engine})
     return written
+
+
+def _commit_mark(storage: Storage, settings: Settings, day: date) -> bytes | None:
+    found = storage.get(settings.output_bucket, paths.commit_mark_key(settings, day))
+    return None if found is None else found[0]
 
 
 def _inputs(storage: Storage, settings: Settings, day: date) -> list[str]:
@@ -177,7 +188,7 @@ def committed_objects(storage: Storage, settings: Settings, day: date, keys: lis
         found = storage.get(settings.output_bucket, paths.state_key(settings, sid))
         return dict(json.loads(found[0])) if found else {}
 
-    # One small GET per source of the day, twice per refresh: latency-bound on S3, so a few at a time.
+    # One small GET per source of the day per refresh: latency-bound on S3, so a few at a time.
     with ThreadPoolExecutor(max_workers=_STATE_READERS) as pool:
         states = list(pool.map(read, sids))
     for sid, state in zip(sids, states, strict=True):

@@ -140,3 +140,12 @@ def attempt_of_partial(settings: Settings, day: date, sid: str, key: str) -> str
 def report_checkpoint_key(settings: Settings, day: date) -> str:
     """The merged partial of a day's committed attempts, as the last refresh left it (a cache, see daily_reports)."""
     return f"{settings.state_prefix}reports/{PARTITION_COLUMN}={partition_value(day)}.parquet"
+
+
+def commit_mark_key(settings: Settings, day: date) -> str:
+    """The day's commit mark: rewritten with a new token after every commit that changes the day's loads.
+
+    A report refresh reads it before and after it computes; the same token both
+    times means no commit reached the day in between (``daily_reports``).
+    """
+    return f"{settings.state_prefix}commits/{PARTITION_COLUMN}={partition_value(day)}.json"

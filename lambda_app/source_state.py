@@ -33,16 +33,28 @@ def _dump(document: dict[str, Any]) -> bytes:
 
 
 class JsonObjects:
-    """JSON documents in the output bucket, read with their ETag and written conditionally."""
+    """JSON documents in the output bucket, read with their ETag and written conditionally.
+
+    An update starts from the version this object last read or wrote of the
+    key, when it has one, instead of reading it again: its write is conditional
+    on that ETag, so a stale version only costs a lost round (and a fresh read).
+    A change that finds nothing to do in a remembered version is decided again
+    on a fresh read, so no decision rests on a version older than the call.
+    """
+
+    _REMEMBERED = 16  # keys whose last version is kept (the unit of work touches one state at a time)
 
     def __init__(self, storage: Storage, bucket: str) -> None:
         self.storage = storage
         self.bucket = bucket
+        self._versions: dict[str, tuple[bytes, str]] = {}  # key -> (body, ETag) last read or written here
 
     def read(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
         found = self.storage.get(self.bucket, key)
         if found is None:
+            self._versions.pop(key, None)
             return None, None
+        self._remember(key, found[0], found[1])
         return dict(json.loads(found[0])), found[1]
 
     def update(
@@ -53,20 +65,37 @@ class JsonObjects:
         ``change`` gets the current document (``None`` when absent) and returns
         the new one, or ``None`` to leave it; it may run several times.
         """
+        remembered = self._versions.pop(key, None)
         for _ in range(MAX_ROUNDS):
-            current, etag = self.read(key)
-            wanted = change(None if current is None else json.loads(json.dumps(current)))
+            current: dict[str, Any] | None
+            etag: str | None
+            if remembered is not None:
+                current, etag = dict(json.loads(remembered[0])), remembered[1]
+            else:
+                current, etag = self.read(key)
+            wanted = change(current)
             if wanted is None:
+                if remembered is not None:  # decide "nothing to do" on the object as it is now
+                    remembered = None
+                    continue
                 return None
+            remembered = None
+            body = _dump(wanted)
             try:
                 if etag is None:
-                    self.storage.put(self.bucket, key, _dump(wanted), if_none_match=True)
+                    written = self.storage.put(self.bucket, key, body, if_none_match=True)
                 else:
-                    self.storage.put(self.bucket, key, _dump(wanted), if_match=etag)
+                    written = self.storage.put(self.bucket, key, body, if_match=etag)
             except PreconditionFailedError:
                 continue
+            self._remember(key, body, written)
             return wanted
         raise ConcurrentLoadError(f"s3://{self.bucket}/{key} kept changing under {MAX_ROUNDS} rounds of updates")
+
+    def _remember(self, key: str, body: bytes, etag: str) -> None:
+        if len(self._versions) >= self._REMEMBERED:
+            self._versions.clear()
+        self._versions[key] = (body, etag)
 
     def put_if_newer(self, key: str, document: dict[str, Any]) -> bool:
         """Write ``document`` unless the object holds one decided by a newer event (field ``decided_by``)."""

@@ -19,7 +19,9 @@ The protocol (README, "Replays and concurrency"; the state object is :mod:`lambd
    committed, deletes its own objects and answers accordingly.
 4. **Garbage** is deleted after the commit by whoever touches the source next
    (this invocation first), then removed from the state; an attempt's objects
-   are deleted only when the state hands them over.
+   are deleted only when the state hands them over. Before that, the commit
+   rewrites the commit mark of every day it changed (``paths.commit_mark_key``),
+   which tells a concurrent report refresh of the day to look again.
 5. A **rejected file** or a **missing object** of an event sweeps the pending
    attempts of the same or older events too, so debris of a crashed attempt
    never outlives a later decision about the key; a swept attempt still in
@@ -31,6 +33,7 @@ invocation can never overwrite what a newer event wrote.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -468,6 +471,8 @@ class UnitOfWork:
             logger.info("garbage deleted", extra={"key": event.key, "objects": len(doomed)})
             self.storage.delete(bucket, doomed)
         handled = set(before.get("garbage", {}))
+        if not handled:
+            return
 
         def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
             if not current or not handled & set(current.get("garbage", {})):
@@ -481,11 +486,15 @@ class UnitOfWork:
     # --------------------------------------------------------- after the commit
 
     def _finish(self, event: ObjectEvent, state: dict[str, Any]) -> None:
-        """What follows a commit (and is repeated by a redelivery): garbage, manifests, superseded error records."""
-        self._collect_garbage(event, paths.source_id(event.bucket, event.key))
+        """What follows a commit (and is repeated by a redelivery): commit marks, garbage, manifests, error records."""
         result = state["result"]
-        day = date.fromisoformat(result["ingest_date"])
         settings, bucket = self.settings, self.settings.output_bucket
+        # Before this invocation refreshes them: a concurrent refresh of these days sees a new mark and redoes.
+        mark = json.dumps({"attempt": state.get("attempt"), "token": uuid.uuid4().hex}).encode()
+        for value in result.get("affected_days", []):
+            self.storage.put(bucket, paths.commit_mark_key(settings, date.fromisoformat(value)), mark)
+        self._collect_garbage(event, paths.source_id(event.bucket, event.key))
+        day = date.fromisoformat(result["ingest_date"])
         self.json.put_if_newer(paths.manifest_key(settings, day, event.bucket, event.key), result)
         for value in result.get("superseded_days", []):
             old_key = paths.manifest_key(settings, date.fromisoformat(value), event.bucket, event.key)

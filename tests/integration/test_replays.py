@@ -297,6 +297,34 @@ def test_two_files_processed_at_the_same_time_both_land_completely(aws: World, s
     assert_reports_match(aws, *a, *b)
 
 
+def test_a_refresh_that_read_the_day_before_another_commit_writes_reports_of_both(aws: World) -> None:
+    """Expected: b.csv's refresh read the day's loads before a.csv committed, and writes its reports only
+    after a.csv's own refresh wrote reports of both. The last reports written must still count both files:
+    b.csv's refresh sees a.csv's commit mark changed and recomputes (without that second look, the day's
+    reports would stay those of b.csv alone)."""
+    a = tuple(Order(f"A{i}", region="West") for i in range(3))
+    b = tuple(Order(f"B{i}", region="East", category="Technology", sub_category="Phones") for i in range(4))
+    b_waits, a_done = threading.Event(), threading.Event()
+
+    def hold_the_first_report(_bucket: str, _key: str, *_: Any, **__: Any) -> None:
+        if not b_waits.is_set():
+            b_waits.set()
+            assert a_done.wait(timeout=60)
+
+    inject(aws, "put", hold_the_first_report, lambda _bucket, key, *_, **__: key.startswith("analytics/"))
+    head = aws.upload("b.csv", body(*b))
+    b_event = aws.object_created_event("b.csv", head, EVENT_TIME)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        b_delivery = pool.submit(aws.deliver, b_event)
+        assert b_waits.wait(timeout=60)  # b.csv is committed and its refresh has computed its reports
+        head = aws.upload("a.csv", body(*a))
+        aws.deliver(aws.object_created_event("a.csv", head, EVENT_TIME + timedelta(seconds=1)))
+        assert_reports_match(aws, *a, *b)
+        a_done.set()
+        b_delivery.result(timeout=60)
+    assert_reports_match(aws, *a, *b)
+
+
 def test_a_table_created_concurrently_keeps_the_other_writers_partitions(
     emulator: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,68 @@
+"""``JsonObjects.update`` starts from the version it last saw, and a stale version never decides anything.
+
+Each test runs on the in-memory storage and on the real AWS adapter against moto.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from lambda_app.source_state import JsonObjects
+from tests.fakes import FaultyStorage
+
+KEY = "state/sources/0123456789abcdef.json"
+
+
+@pytest.fixture
+def objects(world: Any) -> tuple[JsonObjects, FaultyStorage, Counter[str]]:
+    """A ``JsonObjects`` over the world's storage, with the storage calls it makes counted."""
+    calls: Counter[str] = Counter()
+    storage = FaultyStorage(world.storage)
+    for method in ("get", "put"):
+        storage.before(method, lambda *_, method=method, **__: calls.update([method]))
+    return JsonObjects(storage, world.output_bucket), storage, calls
+
+
+def test_an_update_after_a_read_or_a_write_of_the_key_does_not_read_it_again(
+    objects: tuple[JsonObjects, FaultyStorage, Counter[str]],
+) -> None:
+    json_objects, _, calls = objects
+    json_objects.update(KEY, lambda current: {"n": 1})
+    json_objects.read(KEY)
+    calls.clear()
+    json_objects.update(KEY, lambda current: {"n": (current or {})["n"] + 1})
+    json_objects.update(KEY, lambda current: {"n": (current or {})["n"] + 1})
+    assert calls == {"put": 2}
+    assert json_objects.read(KEY)[0] == {"n": 3}
+
+
+def test_an_update_from_a_stale_version_loses_its_write_and_redoes_it_on_the_current_one(
+    objects: tuple[JsonObjects, FaultyStorage, Counter[str]],
+) -> None:
+    json_objects, storage, _ = objects
+    json_objects.update(KEY, lambda current: {"seen": ["mine"]})
+    other = JsonObjects(storage.inner, json_objects.bucket)  # another invocation changes it meanwhile
+    other.update(KEY, lambda current: {"seen": [*(current or {})["seen"], "other"]})
+    json_objects.update(KEY, lambda current: {"seen": [*(current or {})["seen"], "mine again"]})
+    assert json_objects.read(KEY)[0] == {"seen": ["mine", "other", "mine again"]}
+
+
+def test_nothing_to_do_in_a_stale_version_is_decided_again_on_the_current_one(
+    objects: tuple[JsonObjects, FaultyStorage, Counter[str]],
+) -> None:
+    json_objects, storage, _ = objects
+    json_objects.update(KEY, lambda current: {"garbage": []})
+    other = JsonObjects(storage.inner, json_objects.bucket)
+    other.update(KEY, lambda current: {"garbage": ["an attempt"]})
+    seen: list[Any] = []
+
+    def collect(current: dict[str, Any] | None) -> dict[str, Any] | None:
+        seen.append(current)
+        return {"garbage": []} if current and current["garbage"] else None
+
+    assert json_objects.update(KEY, collect) == {"garbage": []}
+    assert seen == [{"garbage": []}, {"garbage": ["an attempt"]}]
+    assert json_objects.read(KEY)[0] == {"garbage": []}
