@@ -19,7 +19,7 @@ import pytest
 from lambda_app import daily_reports, paths
 from lambda_app.reports import REPORT_NAMES, to_csv_bytes
 from tests import reference
-from tests.fakes import Killed, kill_at_commit
+from tests.fakes import FaultyStorage, Killed, kill_at_commit
 from tests.helpers import EVENT_TIME, World, csv_bytes, line, report_rows
 
 DAY = EVENT_TIME.date()
@@ -174,3 +174,27 @@ def test_partials_live_outside_the_tables_location(aws: World) -> None:
     settings = aws.settings()
     assert partial_keys(aws) and all(not k.startswith(settings.dataset_prefix) for k in partial_keys(aws))
     assert all(k.endswith(".snappy.parquet") for k in aws.output_keys(settings.dataset_prefix))
+
+
+def test_a_warm_refresh_reads_its_own_checkpoint_from_memory_and_anyone_elses_from_s3(aws: World) -> None:
+    """The checkpoint this process wrote is not read back while its ETag is unchanged (a HEAD asks); one
+    written by another invocation, or damaged, is read: the reports stay a recomputation either way."""
+    calls: list[tuple[str, str]] = []
+    storage = FaultyStorage(aws.storage)
+    for method in ("get", "head"):
+        storage.before(method, lambda _bucket, key, *_, method=method, **__: calls.append((method, key)))
+    aws.storage = storage
+    checkpoint = paths.report_checkpoint_key(aws.settings(), DAY)
+    deliver(aws, "a.csv", A1[0], 0)
+    deliver(aws, "b.csv", B1[0], 1)
+    assert ("head", checkpoint) in calls
+    assert ("get", checkpoint) not in calls[calls.index(("head", checkpoint)) :]
+    assert_reports_exact(aws, A1[1] + B1[1])
+
+    written_elsewhere = storage.inner  # another invocation's write: this process did not see it
+    deliver(aws, "c.csv", C1[0], 2)
+    written_elsewhere.put(aws.output_bucket, checkpoint, b"damaged")
+    calls.clear()
+    deliver(aws, "d.csv", D1[0], 3)
+    assert ("get", checkpoint) in calls
+    assert_reports_exact(aws, A1[1] + B1[1] + C1[1] + D1[1])
