@@ -6,6 +6,7 @@ import io
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from lambda_app.cleaning import (
     REJECTS_SCHEMA,
     CsvLayout,
+    _trim,
     iter_clean_batches,
     iter_pieces,
     parse_dates,
@@ -318,3 +320,43 @@ def test_a_title_line_above_data_without_a_header_says_no_line_is_a_header() -> 
     the first lines is a header instead of listing ten columns as if line 1 were one."""
     with pytest.raises(MissingColumnsError, match="none of the first 6 lines is"):
         _loaded((_ROW * 10).encode())
+
+
+# Whitespace of every kind Arrow trims, printable ASCII, and other non-ASCII text.
+_TRIM_ALPHABET = st.sampled_from(
+    [
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "\x0b",
+        "\x0c",
+        "\x1c",
+        "\x85",
+        "\xa0",
+        "\u2007",
+        "\u3000",
+        "a",
+        "Z",
+        "-",
+        "0",
+        "é",
+        "漢",
+        "\U0001f600",
+        "\x00",
+        "\x7f",
+    ]
+)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    chunks=st.lists(st.lists(st.text(alphabet=_TRIM_ALPHABET, max_size=5), max_size=8), min_size=1, max_size=3),
+    cut=st.integers(min_value=0, max_value=3),
+)
+def test_trimming_skips_only_text_that_trimming_would_not_change(chunks: list[list[str]], cut: int) -> None:
+    """The shortcut that returns a string column as it is must agree with Arrow's trim on every value,
+    including sliced arrays (a non-zero offset) and several chunks."""
+    values = pa.chunked_array([pa.array(chunk, pa.string())[min(cut, len(chunk)) :] for chunk in chunks], pa.string())
+    assert _trim(values).to_pylist() == pc.utf8_trim_whitespace(values).to_pylist()
+    assert _trim(values.chunk(0)).to_pylist() == pc.utf8_trim_whitespace(values.chunk(0)).to_pylist()
