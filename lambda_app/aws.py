@@ -135,7 +135,9 @@ class AwsStorage:
         try:
             response = self._s3.put_object(Bucket=bucket, Key=key, Body=body, **conditions)
         except ClientError as exc:
-            if conditions and error_code(exc) in _LOST_CONDITION:
+            code = error_code(exc)
+            # If-Match on a key that is gone is answered 404 NoSuchKey: the object changed all the same.
+            if conditions and (code in _LOST_CONDITION or (if_match is not None and code in _MISSING)):
                 raise PreconditionFailedError(f"s3://{bucket}/{key} changed meanwhile") from exc
             raise
         return str(response.get("ETag", "")).strip('"')

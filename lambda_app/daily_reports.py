@@ -11,6 +11,7 @@ queries (``queries/reports``) through the workgroup over the table.
 from __future__ import annotations
 
 import json
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from lambda_app import paths, queries
+from lambda_app.errors import ConcurrentLoadError
 from lambda_app.logs import logger
 from lambda_app.parquet import iter_row_groups
 from lambda_app.ports import Storage
@@ -57,8 +59,21 @@ def refresh_reports(storage: Storage, settings: Settings, day: date, max_rounds:
         if again == mark and latest == inputs:
             break
         mark, inputs = again, latest
+    else:
+        # The reports just written may miss the last change, and its own refresh may have written before
+        # these: fail, so the event is retried (its retry rewrites the mark and refreshes again).
+        raise ConcurrentLoadError(
+            f"the loads of {day.isoformat()} changed during each of {max_rounds} report refreshes; retried"
+        )
     logger.info("reports written", extra={"ingest_date": day.isoformat(), "engine": settings.report_engine})
     return written
+
+
+def touch_commit_mark(storage: Storage, settings: Settings, day: date, by: str | None) -> None:
+    """Rewrite the day's commit mark with a new token: after anything that changes the day's committed loads
+    and before its own refresh of the day (see :func:`refresh_reports`)."""
+    mark = json.dumps({"by": by, "token": uuid.uuid4().hex}).encode()
+    storage.put(settings.output_bucket, paths.commit_mark_key(settings, day), mark)
 
 
 def _commit_mark(storage: Storage, settings: Settings, day: date) -> bytes | None:

@@ -33,7 +33,6 @@ invocation can never overwrite what a newer event wrote.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -44,6 +43,7 @@ from typing import Any
 import pyarrow as pa
 
 from lambda_app import paths
+from lambda_app.daily_reports import touch_commit_mark
 from lambda_app.errors import (
     ConcurrentLoadError,
     FileTooLargeError,
@@ -314,6 +314,7 @@ class UnitOfWork:
         def change(state: dict[str, Any] | None) -> dict[str, Any] | None:
             state = state or {}
             lost.clear()
+            landed.clear()
             if state.get("attempt") == mine:  # this commit landed and its answer was lost (the SDK's retry got 412)
                 landed.append(state)
                 return None
@@ -490,9 +491,8 @@ class UnitOfWork:
         result = state["result"]
         settings, bucket = self.settings, self.settings.output_bucket
         # Before this invocation refreshes them: a concurrent refresh of these days sees a new mark and redoes.
-        mark = json.dumps({"attempt": state.get("attempt"), "token": uuid.uuid4().hex}).encode()
         for value in result.get("affected_days", []):
-            self.storage.put(bucket, paths.commit_mark_key(settings, date.fromisoformat(value)), mark)
+            touch_commit_mark(self.storage, settings, date.fromisoformat(value), by=state.get("attempt"))
         self._collect_garbage(event, paths.source_id(event.bucket, event.key))
         day = date.fromisoformat(result["ingest_date"])
         self.json.put_if_newer(paths.manifest_key(settings, day, event.bucket, event.key), result)

@@ -822,6 +822,8 @@ def _clean_up(clients: Clients, key: str, days: list[date], console: Console) ->
         )
     storage = AwsStorage(clients.session)
     for day in sorted(refresh):  # the day's reports without the smoke rows
+        # The day's loads changed: a refresh running meanwhile must see it and compute again.
+        daily_reports.touch_commit_mark(storage, settings, day, by="smoke clean-up")
         daily_reports.refresh_reports(storage, settings, day)
     console.print(
         f"smoke: removed the file and {len(keys)} output object(s); refreshed the reports of"

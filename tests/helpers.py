@@ -30,6 +30,11 @@ def examples(n: int) -> int:
     return max(1, n * settings.default.max_examples // 100)
 
 
+def every(n: int) -> int:
+    """A sweep's stride: every ``n``-th case under the default profile, every case under ``thorough``."""
+    return max(1, n * 100 // settings.default.max_examples)
+
+
 def csv_bytes(*rows: str, header: str = CANONICAL_HEADER, newline: str = "\r\n") -> bytes:
     """A CSV file in the canonical export format (CRLF by default)."""
     return newline.join([header, *rows]).encode() + newline.encode()

@@ -49,7 +49,7 @@ from orders_tools.emulator import LambdaContext
 from tests import reference
 from tests.fakes import FaultyStorage, Killed, MemoryAws, fail_after
 from tests.functional.test_partials_attacks import file_of, row
-from tests.helpers import EVENT_TIME, World, report_rows
+from tests.helpers import EVENT_TIME, World, every, report_rows
 
 DAY = EVENT_TIME.date()
 NEXT = DAY + timedelta(days=1)
@@ -237,12 +237,12 @@ def test_a_refresh_interleaved_with_a_re_upload_that_moves_a_file_to_another_day
     assert_reference(world, X2[1], NEXT)
 
 
-def test_defect_a_refresh_out_of_rounds_keeps_reports_that_miss_a_commit(world: World) -> None:
-    """DEFECT. a.csv's refresh is slow; during each of its three rounds another file commits, and each of
-    those deliveries (commit, mark, refresh) completes before a's round writes. Rounds 1 and 2 see a new mark
-    and redo; in round 3 d.csv's own refresh has already written reports of all four files when a's refresh
-    writes its reports of a, b and c, sees d's mark, and stops (``max_rounds``) as if it had converged.
-    Nobody writes after it: the day's reports miss d.csv until some later commit of that day."""
+def test_a_refresh_out_of_rounds_fails_the_record_and_its_retry_counts_every_commit(world: World) -> None:
+    """Was a DEFECT. a.csv's refresh is slow; during each of its three rounds another file commits, and each
+    of those deliveries (commit, mark, refresh) completes before a's round writes. In round 3 d.csv's own
+    refresh has already written reports of all four files when a's refresh writes its reports of a, b and
+    c and sees d's mark. It used to stop there as if it had converged (nobody wrote after it: the day's
+    reports missed d.csv). Expected now: a's record fails (retryable), and its retry writes reports of all."""
     storage = plain(world)
     others = [
         event_of(world, key, body[0], EVENT_TIME + timedelta(seconds=i + 2))
@@ -257,11 +257,19 @@ def test_defect_a_refresh_out_of_rounds_keeps_reports_that_miss_a_commit(world: 
             handle(world, storage, others[n // len(REPORT_NAMES)])
 
     a_storage.before("put", one_commit_per_round, is_report)
-    handle(world, a_storage, event_of(world, "a.csv", A[0], EVENT_TIME + timedelta(seconds=1)))
+    a_event = event_of(world, "a.csv", A[0], EVENT_TIME + timedelta(seconds=1))
+    with pytest.raises(RecordsFailedError, match="report"):
+        handle(world, a_storage, a_event)
+    assert handle(world, storage, a_event)["files"][0]["status"] == "loaded"  # Lambda's retry
     assert_exact(world)
     assert_reference(world, A[1] + B[1] + C[1] + D[1])
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect (design.md, 'Exactly once', known gap): the days a killed commit owed a refresh are"
+    " not carried to the next commit of the source",
+)
 def test_defect_a_stale_retry_leaves_the_day_a_killed_commit_moved_a_file_out_of(world: World) -> None:
     """DEFECT. x.csv v1 is loaded on DAY. v2 (uploaded the next day) commits, moving x to NEXT, and its
     invocation dies at the mark PUT (before its refresh of DAY and NEXT). v3 arrives before Lambda's retry
@@ -297,6 +305,7 @@ def clean_up_like_smoke(world: World, key: str) -> None:
         ]
         doomed += [paths.manifest_key(settings, DAY, world.input_bucket, key)]
         storage.delete(world.output_bucket, doomed)
+        daily_reports.touch_commit_mark(storage, settings, DAY, by="smoke clean-up")
         daily_reports.refresh_reports(storage, settings, DAY)
         return
     from orders_tools import ops
@@ -316,14 +325,15 @@ def _json_or_none(found: tuple[bytes, str] | None) -> Any:
     return None if found is None else json.loads(found[0])
 
 
-def test_defect_the_smoke_clean_up_changes_a_day_without_a_mark_and_a_concurrent_refresh_restores_it(
+def test_the_smoke_clean_up_marks_the_day_so_a_concurrent_refresh_does_not_restore_its_rows(
     world: World,
 ) -> None:
-    """DEFECT (regression of the mark; outside deliveries: the operator's ``smoke`` clean-up). a.csv's refresh
+    """Was a DEFECT (a regression of the mark; outside deliveries: the operator's ``smoke`` clean-up). a.csv's refresh
     has computed reports counting the smoke file and is held; the clean-up deletes the smoke file's state and
-    objects and refreshes the day (reports without it) but writes no commit mark. a's refresh then writes its
-    reports, reads the same mark and stops: the day's reports count a file that is gone. Before eb74971 the
-    refresh read every state again after writing and would have seen the smoke state vanish."""
+    objects and refreshes the day (reports without it); it wrote no commit mark, so a's refresh then wrote its
+    reports, read the same mark and stopped: the day's reports counted a file that is gone. (Before eb74971
+    the refresh read every state again after writing and saw the smoke state vanish.) Expected now: the
+    clean-up rewrites the day's mark first, and a's refresh computes again."""
     storage = plain(world)
     handle(world, storage, event_of(world, "smoke/run.csv", B[0]))
     holding, release = threading.Event(), threading.Event()
@@ -344,7 +354,7 @@ def test_defect_the_smoke_clean_up_changes_a_day_without_a_mark_and_a_concurrent
         assert_reference(world, A[1])
         release.set()
         a_done.result(timeout=60)
-    assert_exact(world)  # fails: the smoke rows are back in the reports
+    assert_exact(world)
     assert_reference(world, A[1])
 
 
@@ -421,7 +431,8 @@ def test_a_whole_delivery_at_every_storage_call_of_another_converges(
     handle(aws, probe, outer_event)
     calls = seen[0]
     assert calls > 20
-    for at in range(calls):
+    stride = every(3)  # each combination starts at another call, so the six together still cover every one
+    for at in range((len(outer) + len(inner)) % stride, calls, stride):
         aws, outer_event, inner_event = _sweep_world(outer, inner)
         inner_failed: list[bool] = []
 
@@ -472,8 +483,8 @@ def test_a_delivery_killed_after_its_commit_inside_another_refresh_converges_aft
 
     commit_at, inner_total = inner_calls_after_commit()  # seen[0] counts the call in progress too
     mark_at, outer_total = outer_refresh_calls()
-    runs = 0
-    for at in range(mark_at - 1, outer_total):  # from the outer's first mark PUT on
+    runs, stride = 0, every(3)
+    for at in range(mark_at - 1 + len(inner) % stride, outer_total, stride):  # from the outer's first mark PUT on
         for j in range(commit_at + at % 3, inner_total, 3):  # every third call after the commit, shifted per k
             aws, outer_event, inner_event = _sweep_world(outer, inner)
 
@@ -492,7 +503,7 @@ def test_a_delivery_killed_after_its_commit_inside_another_refresh_converges_aft
             _retry(aws, inner_event, True)
             assert_exact(aws, DAY, NEXT, LATER)
             runs += 1
-    assert runs > 100
+    assert runs > 100 // stride
 
 
 # ------------------------------------------------------------------- 2. the remembered state versions
@@ -501,12 +512,12 @@ def test_a_delivery_killed_after_its_commit_inside_another_refresh_converges_aft
 KEY = "state/sources/0123456789abcdef.json"
 
 
-def test_defect_an_update_from_a_remembered_version_of_a_deleted_object(world: World) -> None:
-    """DEFECT (S3/moto only). A ``JsonObjects`` remembers a key it wrote; someone else deletes the object
-    (an operator, ``orders-analytics smoke``'s clean-up). The next update starts from the remembered ETag
-    and PUTs ``If-Match`` on a key that no longer exists: S3 (and moto) answer 404 NoSuchKey, not 412, so
-    ``AwsStorage.put`` raises a ClientError and the update fails instead of re-reading. The in-memory
-    storage answers PreconditionFailedError there, so it passes in memory only."""
+def test_an_update_from_a_remembered_version_of_a_deleted_object_reads_again(world: World) -> None:
+    """Was a DEFECT (S3/moto only). A ``JsonObjects`` remembers a key it wrote; someone else deletes the
+    object (an operator, ``orders-analytics smoke``'s clean-up). The next update starts from the remembered
+    ETag and PUTs ``If-Match`` on a key that no longer exists: S3 (and moto) answer 404 NoSuchKey, not 412,
+    and ``AwsStorage.put`` raised that as a ClientError, so the update failed instead of reading again (the
+    in-memory storage answered PreconditionFailedError, as the port says). The adapter now does too."""
     objects = JsonObjects(plain(world), world.output_bucket)
     objects.update(KEY, lambda current: {"n": 1})
     plain(world).delete(world.output_bucket, [KEY])
