@@ -169,6 +169,25 @@ class FaultyStorage:
         return call
 
 
+class LandsThenFails:
+    """A storage whose ``nth`` PUT of ``key`` reaches storage but whose answer is lost: ``error`` is raised
+    after the write (a timeout or reset connection, or the SDK's retry answered 412)."""
+
+    def __init__(self, inner: Any, key: str, nth: int, error: BaseException) -> None:
+        self.inner, self.key, self.nth, self.error, self.seen = inner, key, nth, error, 0
+
+    def put(self, bucket: str, key: str, body: bytes, **kwargs: Any) -> str:
+        etag: str = self.inner.put(bucket, key, body, **kwargs)
+        if key == self.key:
+            self.seen += 1
+            if self.seen == self.nth:
+                raise self.error
+        return etag
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 class Killed(BaseException):
     """Raised past every ``except Exception``: nothing after it runs, as when Lambda kills the process."""
 

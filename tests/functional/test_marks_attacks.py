@@ -47,7 +47,7 @@ from lambda_app.settings import Settings
 from lambda_app.source_state import JsonObjects
 from orders_tools.emulator import LambdaContext
 from tests import reference
-from tests.fakes import FaultyStorage, Killed, MemoryAws, fail_after
+from tests.fakes import FaultyStorage, Killed, LandsThenFails, MemoryAws, fail_after
 from tests.functional.test_partials_attacks import file_of, row
 from tests.helpers import EVENT_TIME, World, every, report_rows
 
@@ -139,21 +139,27 @@ X3 = file_of(row("X-4", region="East", category="Technology", sub="Copiers"))
 # ------------------------------------------------------------------------------------- 1. the commit mark
 
 
-def test_a_crash_between_the_commit_and_the_mark_is_repaired_by_the_retry(world: World) -> None:
-    """PROBE. b.csv's refresh has computed (b only) and is held before writing; meanwhile a.csv commits and
-    its invocation dies at the mark PUT, so b's refresh sees no new mark and writes reports without a. That
-    window is expected (the commit's own refresh never ran); the retry answers "already loaded", rewrites
-    the mark and refreshes: the day ends exact with both files."""
-    storage = plain(world)
+def held_at_first_report(storage: Storage) -> tuple[FaultyStorage, threading.Event, threading.Event]:
+    """``storage`` whose first report PUT waits: ``holding`` is set when it does, ``release`` lets it go on."""
     holding, release = threading.Event(), threading.Event()
-    b_storage = FaultyStorage(storage)
+    held = FaultyStorage(storage)
 
     def hold(*_: Any, **__: Any) -> None:
         if not holding.is_set():
             holding.set()
             assert release.wait(timeout=60)
 
-    b_storage.before("put", hold, is_report)
+    held.before("put", hold, is_report)
+    return held, holding, release
+
+
+def test_a_crash_between_the_commit_and_the_mark_is_repaired_by_the_retry(world: World) -> None:
+    """PROBE. b.csv's refresh has computed (b only) and is held before writing; meanwhile a.csv commits and
+    its invocation dies at the mark PUT, so b's refresh sees no new mark and writes reports without a. That
+    window is expected (the commit's own refresh never ran); the retry answers "already loaded", rewrites
+    the mark and refreshes: the day ends exact with both files."""
+    storage = plain(world)
+    b_storage, holding, release = held_at_first_report(storage)
     a_storage = FaultyStorage(storage)
     a_storage.before("put", die, is_mark)
     a_event = event_of(world, "a.csv", A[0], EVENT_TIME + timedelta(seconds=1))
@@ -336,15 +342,7 @@ def test_the_smoke_clean_up_marks_the_day_so_a_concurrent_refresh_does_not_resto
     clean-up rewrites the day's mark first, and a's refresh computes again."""
     storage = plain(world)
     handle(world, storage, event_of(world, "smoke/run.csv", B[0]))
-    holding, release = threading.Event(), threading.Event()
-    a_storage = FaultyStorage(storage)
-
-    def hold(*_: Any, **__: Any) -> None:
-        if not holding.is_set():
-            holding.set()
-            assert release.wait(timeout=60)
-
-    a_storage.before("put", hold, is_report)
+    a_storage, holding, release = held_at_first_report(storage)
     with ThreadPoolExecutor(max_workers=1) as pool:
         a_done = pool.submit(
             handle, world, a_storage, event_of(world, "a.csv", A[0], EVENT_TIME + timedelta(seconds=1))
@@ -585,24 +583,6 @@ def test_a_warm_process_holding_its_write_ahead_while_another_collects_and_commi
     assert all(f"/{sid}_{state['attempt']}_" in k for k in world.output_keys("dataset/"))
     assert_exact(world)
     assert_reference(world, X3[1])
-
-
-class LandsThenFails:
-    """A storage whose n-th PUT of one key reaches storage but whose answer is lost (or is the SDK's 412)."""
-
-    def __init__(self, inner: Storage, key: str, nth: int, error: BaseException) -> None:
-        self.inner, self.key, self.nth, self.error, self.seen = inner, key, nth, error, 0
-
-    def put(self, bucket: str, key: str, body: bytes, **kwargs: Any) -> str:
-        etag = self.inner.put(bucket, key, body, **kwargs)
-        if key == self.key:
-            self.seen += 1
-            if self.seen == self.nth:
-                raise self.error
-        return etag
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 @pytest.mark.parametrize("nth", [1, 2], ids=["write-ahead", "commit"])

@@ -28,7 +28,7 @@ from lambda_app.ports import PreconditionFailedError
 from lambda_app.report_partials import ReportPartial
 from lambda_app.reports import INPUT_COLUMNS, REPORT_NAMES, ReportBuilder, to_csv_bytes
 from tests import reference
-from tests.fakes import FaultyStorage, Killed, MemoryAws, kill_at_commit
+from tests.fakes import FaultyStorage, Killed, LandsThenFails, MemoryAws, kill_at_commit
 from tests.helpers import EVENT_TIME, World, csv_bytes, line, report_rows
 
 DAY = EVENT_TIME.date()
@@ -416,24 +416,6 @@ def test_crash_debris_on_one_day_is_collected_when_the_retry_lands_on_another(aw
         k for k in aws.output_keys("dataset/") if paths.source_id(aws.input_bucket, "c.csv") in k and "2026-11-26" in k
     ] == []
     assert_recomputation(aws, later.date())
-
-
-class LandsThenFails:
-    """A storage whose chosen PUT reaches S3 but whose answer is lost (a timeout, a reset connection)."""
-
-    def __init__(self, inner: Any, key: str, nth: int, error: BaseException) -> None:
-        self.inner, self.key, self.nth, self.error, self.seen = inner, key, nth, error, 0
-
-    def put(self, bucket: str, key: str, body: bytes, **kwargs: Any) -> str:
-        etag = self.inner.put(bucket, key, body, **kwargs)
-        if key == self.key:
-            self.seen += 1
-            if self.seen == self.nth:
-                raise self.error
-        return etag
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 @pytest.mark.parametrize(
