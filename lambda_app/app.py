@@ -158,6 +158,16 @@ class App:
             except Exception:
                 logger.exception("report refresh failed", extra={"ingest_date": day.isoformat(), "retryable": True})
                 failed.add(day)
+        refreshed = set(reports)
+        for result in (r for o in outcomes for r in o.results if r.status == Status.LOADED):
+            try:
+                self.unit_of_work.acknowledge(result, refreshed)
+            except Exception:  # the days stay owed: the key's next commit refreshes them again, nothing is lost
+                logger.warning(
+                    "could not confirm the refreshed days in the state",
+                    extra={"key": result.key, "retryable": True},
+                    exc_info=True,
+                )
         return reports, failed
 
 

@@ -6,7 +6,9 @@ One JSON object per source (input bucket + key) under ``state/sources/``:
   newest event whose rows are in the dataset), or absent;
 * ``pending``: attempts that registered before writing and have not finished
   (in flight, or crashed): ``{attempt: {"sequencer", "day", "started_at"}}``;
-* ``garbage``: attempts whose objects must be deleted: ``{attempt: [days]}``.
+* ``garbage``: attempts whose objects must be deleted: ``{attempt: [days]}``;
+* ``owed``: days a commit changed besides its own whose refresh is not yet confirmed (absent when none);
+  the next commit of the source refreshes them too (``unit_of_work.owed_days``).
 
 Every change is a read, a pure function of the document, and a conditional
 write (S3 ``If-Match`` on the ETag read, or ``If-None-Match: *`` when there is

@@ -337,7 +337,10 @@ class UnitOfWork:
                         garbage[other] = sorted(set(garbage.get(other, [])) | {entry["day"]})
             previous_days = set(state.get("days", []))
             days = [attempt.day.isoformat()] if attempt.load.rows_loaded else []
-            result.affected_days = sorted(previous_days | {attempt.day.isoformat()})
+            # ``owed``: days an earlier commit changed whose refresh nobody confirmed (its invocation may have
+            # died before it, and its retry is now a stale event): this commit refreshes them too.
+            carried = set(state.get("owed", []))
+            result.affected_days = sorted(previous_days | {attempt.day.isoformat()} | carried)
             result.superseded_days = sorted(previous_days - set(days))
             result.decided_by = event.sequencer
             state.update(
@@ -351,6 +354,9 @@ class UnitOfWork:
                 ingested_at=event.event_time.isoformat(),
                 result=result.to_dict(),
             )
+            state.pop("owed", None)
+            if owed_days(result):
+                state["owed"] = sorted(owed_days(result))
             return state
 
         written = self.json.update(paths.state_key(self.settings, attempt.sid), change)
@@ -360,6 +366,27 @@ class UnitOfWork:
             raise lost[0]
         assert written is not None
         return written
+
+    def acknowledge(self, result: FileResult, refreshed: set[str]) -> None:
+        """The reports of ``refreshed`` days are written: a commit of this result no longer owes them.
+
+        Only while the state still names the result's event; a newer commit carried the days and owes them now.
+        """
+        done = owed_days(result) & refreshed
+        if not done:
+            return
+
+        def change(state: dict[str, Any] | None) -> dict[str, Any] | None:
+            if not state or state.get("sequencer") != result.sequencer or not done & set(state.get("owed", [])):
+                return None
+            remaining = sorted(set(state["owed"]) - done)
+            if remaining:
+                state["owed"] = remaining
+            else:
+                del state["owed"]
+            return state
+
+        self.json.update(paths.state_key(self.settings, paths.source_id(result.bucket, result.key)), change)
 
     def _committed(self, attempt: Attempt) -> bool:
         """Whether the state names ``attempt`` as committed (``True`` when unreadable: keep its objects)."""
@@ -542,6 +569,16 @@ class UnitOfWork:
                 "retryable": False,
             },
         )
+
+
+def owed_days(result: FileResult) -> set[str]:
+    """The days a committed load changed besides the one holding its rows: their refresh must be confirmed.
+
+    A load's own day needs no record: a later commit of the key sees it among the committed ``days``. A day
+    the rows left (a re-upload on a later day, or a load with no rows) is seen by nobody else.
+    """
+    own = {result.ingest_date} if result.rows_loaded else set()
+    return set(result.affected_days) - own
 
 
 def _result_from(document: dict[str, Any]) -> FileResult:

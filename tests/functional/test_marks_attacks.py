@@ -16,8 +16,9 @@ Tests on ``world`` run on the in-memory storage and on the real AWS adapter agai
 (one run per storage call) are memory only, for time (about a minute together).
 
 Defects found (root causes in the docstrings): a refresh that runs out of rounds keeps stale reports
-(``refresh_reports``' ``max_rounds``); a killed commit that moved a file to another day leaves the old
-day unrefreshed when a newer event commits before its retry (the retry is stale and refreshes nothing);
+(``refresh_reports``' ``max_rounds``); a killed commit that moved a file to another day left the old
+day unrefreshed when a newer event committed before its retry (the retry is stale and refreshes nothing;
+fixed by the state's ``owed`` days);
 the ``smoke`` clean-up changes a day without a commit mark, so a concurrent refresh restores deleted rows;
 an update from a remembered version of an object deleted since fails on S3 (404 NoSuchKey, not 412).
 """
@@ -45,6 +46,7 @@ from lambda_app.report_partials import ReportPartial
 from lambda_app.reports import REPORT_NAMES, to_csv_bytes
 from lambda_app.settings import Settings
 from lambda_app.source_state import JsonObjects
+from lambda_app.unit_of_work import UnitOfWork, _result_from
 from orders_tools.emulator import LambdaContext
 from tests import reference
 from tests.fakes import FaultyStorage, Killed, LandsThenFails, MemoryAws, fail_after
@@ -271,16 +273,13 @@ def test_a_refresh_out_of_rounds_fails_the_record_and_its_retry_counts_every_com
     assert_reference(world, A[1] + B[1] + C[1] + D[1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (design.md, 'Exactly once', known gap): the days a killed commit owed a refresh are"
-    " not carried to the next commit of the source",
-)
-def test_defect_a_stale_retry_leaves_the_day_a_killed_commit_moved_a_file_out_of(world: World) -> None:
-    """DEFECT. x.csv v1 is loaded on DAY. v2 (uploaded the next day) commits, moving x to NEXT, and its
+def test_a_stale_retry_after_a_killed_commit_moved_a_file_out_of_a_day_finds_that_day_refreshed(
+    world: World,
+) -> None:
+    """Was a DEFECT. x.csv v1 is loaded on DAY. v2 (uploaded the next day) commits, moving x to NEXT, and its
     invocation dies at the mark PUT (before its refresh of DAY and NEXT). v3 arrives before Lambda's retry
-    of v2 and commits: its affected days are v2's days (NEXT) and its own, not DAY. The retry of v2 is then
-    a stale event: skipped, no refresh. DAY's reports keep counting v1, whose objects are gone."""
+    of v2 and commits; the retry of v2 is then a stale event and refreshes nothing. v2's commit left DAY in
+    the state's ``owed`` days, so v3's commit refreshed DAY as well, and then confirmed it."""
     storage = plain(world)
     handle(world, storage, event_of(world, "x.csv", X1[0]))
     handle(world, storage, event_of(world, "b.csv", B[0], EVENT_TIME + timedelta(seconds=1)))
@@ -290,13 +289,93 @@ def test_defect_a_stale_retry_leaves_the_day_a_killed_commit_moved_a_file_out_of
     v2 = event_of(world, "x.csv", X2[0], EVENT_TIME + timedelta(days=1))
     with pytest.raises(Killed):
         handle(world, faulty, v2)
+    assert state_of(world, "x.csv")["owed"] == [DAY.isoformat()]
     v3 = event_of(world, "x.csv", X3[0], EVENT_TIME + timedelta(days=1, hours=1))
     assert handle(world, storage, v3)["files"][0]["status"] == "loaded"
     assert handle(world, storage, v2)["files"][0]["reason"] == "stale_event"  # Lambda's retry of v2
-    assert state_of(world, "x.csv")["days"] == [NEXT.isoformat()]
-    assert_exact(world, NEXT)
-    assert_exact(world, DAY)  # fails: DAY's reports still count x.csv v1
+    state = state_of(world, "x.csv")
+    assert state["days"] == [NEXT.isoformat()]
+    assert "owed" not in state  # v3's refresh of DAY is confirmed: the next commit does not redo it
+    assert_exact(world, NEXT, DAY)
     assert_reference(world, B[1], DAY)
+    assert_reference(world, X3[1], NEXT)
+
+
+def test_owed_days_survive_a_chain_of_killed_commits_until_one_refresh_confirms_them(world: World) -> None:
+    """x moves DAY -> NEXT (v2) -> LATER (v3), each invocation killed at its first mark PUT; v4 then loads on
+    LATER. The days v2 and v3 moved x out of travel from commit to commit; v4 refreshes all of them."""
+    storage = plain(world)
+    handle(world, storage, event_of(world, "x.csv", X1[0]))
+    handle(world, storage, event_of(world, "b.csv", B[0], EVENT_TIME + timedelta(seconds=1)))
+    faulty = FaultyStorage(storage)
+    faulty.before("put", die, is_mark)
+    v2 = event_of(world, "x.csv", X2[0], EVENT_TIME + timedelta(days=1))
+    with pytest.raises(Killed):
+        handle(world, faulty, v2)
+    v3 = event_of(world, "x.csv", X1[0], EVENT_TIME + timedelta(days=2))
+    with pytest.raises(Killed):
+        handle(world, faulty, v3)
+    assert state_of(world, "x.csv")["owed"] == [DAY.isoformat(), NEXT.isoformat()]
+    v4 = event_of(world, "x.csv", X3[0], EVENT_TIME + timedelta(days=2, hours=1))
+    summary = handle(world, storage, v4)
+    assert sorted(summary["reports"]) == [DAY.isoformat(), NEXT.isoformat(), LATER.isoformat()]
+    for retry in (v2, v3):
+        assert handle(world, storage, retry)["files"][0]["reason"] == "stale_event"
+    assert "owed" not in state_of(world, "x.csv")
+    assert_exact(world, DAY, NEXT, LATER)
+    assert_reference(world, B[1], DAY)
+    assert_reference(world, X3[1], LATER)
+
+
+def test_a_load_that_stays_on_its_day_owes_nothing_and_a_move_is_confirmed_by_its_own_refresh(world: World) -> None:
+    """The common case pays nothing: no ``owed`` in the state after a same-day load or re-upload. A move to
+    another day owes the old day until its own refresh ends, then the state no longer names it."""
+    storage = plain(world)
+    handle(world, storage, event_of(world, "x.csv", X1[0]))
+    handle(world, storage, event_of(world, "x.csv", X2[0], EVENT_TIME + timedelta(hours=1)))
+    assert "owed" not in state_of(world, "x.csv")
+    summary = handle(world, storage, event_of(world, "x.csv", X3[0], EVENT_TIME + timedelta(days=1)))
+    assert sorted(summary["reports"]) == [DAY.isoformat(), NEXT.isoformat()]
+    assert "owed" not in state_of(world, "x.csv")
+    assert_exact(world, DAY, NEXT)
+
+
+def test_a_refresh_that_fails_keeps_the_day_owed_and_the_retry_confirms_it(world: World) -> None:
+    """x moves DAY -> NEXT and the refresh of DAY fails (its report PUT): the record fails, DAY stays owed;
+    Lambda's retry of the same event refreshes it and clears the debt."""
+    storage = plain(world)
+    handle(world, storage, event_of(world, "x.csv", X1[0]))
+    faulty = FaultyStorage(storage)
+    day_reports = f"analytics/{DAY:%Y/%m/%d}/"
+    faulty.before(
+        "put", fail_after(0, "InternalError", "PutObject"), lambda _b, key, *_, **__: key.startswith(day_reports)
+    )
+    v2 = event_of(world, "x.csv", X2[0], EVENT_TIME + timedelta(days=1))
+    with pytest.raises(RecordsFailedError):
+        handle(world, faulty, v2)
+    assert state_of(world, "x.csv")["owed"] == [DAY.isoformat()]
+    handle(world, storage, v2)
+    assert "owed" not in state_of(world, "x.csv")
+    assert_exact(world, DAY, NEXT)
+
+
+def test_a_confirmation_for_an_overtaken_commit_leaves_the_newer_commits_debt(world: World) -> None:
+    """``acknowledge`` for v2 after v3 committed (carrying v2's owed day) changes nothing: v3 owes it now."""
+    storage = plain(world)
+    handle(world, storage, event_of(world, "x.csv", X1[0]))
+    faulty = FaultyStorage(storage)
+    faulty.before("put", die, is_mark)
+    v2 = event_of(world, "x.csv", X2[0], EVENT_TIME + timedelta(days=1))
+    with pytest.raises(Killed):
+        handle(world, faulty, v2)
+    v2_result = state_of(world, "x.csv")["result"]
+    v3 = event_of(world, "x.csv", X3[0], EVENT_TIME + timedelta(days=1, hours=1))
+    with pytest.raises(Killed):
+        handle(world, faulty, v3)
+    before = state_of(world, "x.csv")
+    assert before["owed"] == [DAY.isoformat()]
+    UnitOfWork(storage, world.settings()).acknowledge(_result_from(v2_result), {DAY.isoformat(), NEXT.isoformat()})
+    assert state_of(world, "x.csv") == before
 
 
 def clean_up_like_smoke(world: World, key: str) -> None:
