@@ -38,7 +38,7 @@ from lambda_app.logs import configure, logger
 from lambda_app.model import FileResult, ObjectEvent, Status
 from lambda_app.ports import Storage
 from lambda_app.settings import Settings
-from lambda_app.unit_of_work import UnitOfWork
+from lambda_app.unit_of_work import UnitOfWork, owed_days
 
 
 @dataclass
@@ -90,7 +90,9 @@ class App:
                 " retried: " + "; ".join(f"{key}: {type(exc).__name__}: {exc}" for key, exc in failures)
             ) from failures[0][1]
         if refresh_failed:
-            raise RecordsFailedError(f"the reports of {sorted(d.isoformat() for d in refresh_failed)} failed")
+            raise RecordsFailedError(
+                f"the reports of {sorted(d.isoformat() for d in refresh_failed)} failed or were not confirmed"
+            )
         return summary
 
     def _process(self, message: Message) -> _Outcome:
@@ -162,12 +164,11 @@ class App:
         for result in (r for o in outcomes for r in o.results if r.status == Status.LOADED):
             try:
                 self.unit_of_work.acknowledge(result, refreshed)
-            except Exception:  # the days stay owed: the key's next commit refreshes them again, nothing is lost
-                logger.warning(
-                    "could not confirm the refreshed days in the state",
-                    extra={"key": result.key, "retryable": True},
-                    exc_info=True,
+            except Exception:  # the days stay owed: the record fails, and its retry refreshes and confirms again
+                logger.exception(
+                    "could not confirm the refreshed days in the state", extra={"key": result.key, "retryable": True}
                 )
+                failed |= {date.fromisoformat(d) for d in owed_days(result)}
         return reports, failed
 
 

@@ -121,9 +121,10 @@ class S3Sink:
 class _Lost(Exception):
     """The attempt may not commit: ``result`` is the answer (skipped, or the committed twin's)."""
 
-    def __init__(self, result: FileResult | None) -> None:
+    def __init__(self, result: FileResult | None, twin_state: dict[str, Any] | None = None) -> None:
         super().__init__("lost")
         self.result = result
+        self.twin_state = twin_state  # the state that committed this very event (another delivery of it)
 
 
 class UnitOfWork:
@@ -253,6 +254,10 @@ class UnitOfWork:
                 raise ConcurrentLoadError(
                     f"attempt {attempt.attempt_id} for {attempt.event.key} was swept by a concurrent invocation"
                 ) from None
+            if lost.twin_state is not None:
+                # Another delivery of this event committed and may have died before its marks: finish what it
+                # began, as a redelivery of a committed event does, before this invocation refreshes its days.
+                self._finish(attempt.event, lost.twin_state)
             return lost.result
         except Exception:
             # The commit's PUT may have landed with its answer lost: then the objects are the committed load and
@@ -321,8 +326,10 @@ class UnitOfWork:
             pending = state.get("pending", {})
             committed = state.get("sequencer")
             if not_newer(event.sequencer, committed):  # a newer event, or this very one, was committed meanwhile
-                twin = _result_from(state["result"]) if event.sequencer == committed and state.get("result") else None
-                lost.append(_Lost(twin or self._stale(event, committed)))
+                if event.sequencer == committed and state.get("result"):
+                    lost.append(_Lost(_result_from(state["result"]), twin_state=state))
+                else:
+                    lost.append(_Lost(self._stale(event, committed)))
                 return None
             if mine not in pending:
                 lost.append(_Lost(None))  # swept into garbage by a concurrent decision: retry

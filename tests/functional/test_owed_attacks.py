@@ -11,14 +11,14 @@ Interleavings are forced with ``FaultyStorage`` hooks (inline, or threads with `
 probes that exercise the adapter (conditional PUTs, threads) run on both storages (``world``); the rest
 run in memory only, for time (about 20 s together).
 
-Defects found (strict xfails; root causes in the docstrings):
+Defects found (both fixed; the tests named "Was a DEFECT" reproduce them):
 
 * a duplicate delivery that loses its commit to its twin answers the twin's result, refreshes and
   acknowledges the owed days without ever rewriting their commit marks (it skips ``_finish``); a refresh
   that computed before the commit then writes stale reports after it unnoticed, and the debt that would
-  have repaired them is gone;
+  have repaired them is gone. Now the losing twin runs ``_finish`` (the marks) first;
 * a failed acknowledgement is only logged: the invocation succeeds, nobody retries, the state keeps
-  ``owed`` until the key changes again (reports stay exact).
+  ``owed`` until the key changes again (reports stay exact). Now the record fails and its retry confirms.
 """
 
 from __future__ import annotations
@@ -113,14 +113,11 @@ def retried(world: World, event: dict[str, Any], times: int = 3) -> dict[str, An
 # ------------------------------------------------------------------------------------------ the defects
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a twin's answer refreshes and acknowledges the owed day without touching its commit mark",
-)
-def test_defect_a_duplicate_that_loses_to_its_twin_acknowledges_a_day_whose_mark_was_never_rewritten(
+def test_a_duplicate_that_loses_to_its_twin_rewrites_the_marks_before_it_acknowledges(
     world: World,
 ) -> None:
-    """DEFECT. Root cause: ``UnitOfWork._run``'s ``_Lost`` branch returns the twin's committed result (status
+    """Was a DEFECT (fixed: the losing twin now runs ``_finish``). Root cause: ``UnitOfWork._run``'s ``_Lost``
+    branch returned the twin's committed result (status
     loaded) without ``_finish`` (the commit marks), and ``App._refresh`` acknowledges it like any load.
 
     Interleaving: x.csv v1 and b.csv are on DAY. (1) c.csv's refresh of DAY reads the mark, computes (x v1
@@ -166,16 +163,12 @@ def test_defect_a_duplicate_that_loses_to_its_twin_acknowledges_a_day_whose_mark
     assert_reference(world, B[1] + C[1], DAY)
 
 
-@pytest.mark.xfail(strict=True, reason="a failed acknowledgement is only logged: the day stays owed for good")
-def test_defect_an_acknowledgement_that_fails_leaves_the_day_owed_after_a_quiet_period(memory_aws: MemoryAws) -> None:
-    """DEFECT (of the claim "no state has ``owed`` after a quiet period"; reports stay exact). Root cause:
-    ``App._refresh`` catches the acknowledgement's error and logs a warning; the invocation answers, Lambda
-    retries nothing, and only the key's next commit (which may never come) clears the debt.
+def test_an_acknowledgement_that_fails_fails_the_record_and_its_retry_clears_the_day(memory_aws: MemoryAws) -> None:
+    """Was a DEFECT (of the claim "no state has ``owed`` after a quiet period"; reports stayed exact): a failed
+    acknowledgement was only logged, Lambda retried nothing, and the debt stayed until the key's next commit.
+    Now the record fails (retryable); the retry answers "already loaded", refreshes again and acknowledges.
 
-    x moves DAY -> NEXT; every refresh succeeds; the acknowledgement's state PUT raises SlowDown.
-    Fix: treat a failed acknowledgement as a failed record (raise ``RecordsFailedError`` / name the message in
-    ``batchItemFailures``): the retry is "already loaded", refreshes again and acknowledges; or accept the
-    lingering entry and weaken the claim (design.md already says it costs one extra refresh)."""
+    x moves DAY -> NEXT; every refresh succeeds; the acknowledgement's state PUT raises SlowDown."""
     world = memory_aws
     storage = plain(world)
     handle(world, storage, event_of(world, "x.csv", X1[0]))
@@ -185,8 +178,12 @@ def test_defect_an_acknowledgement_that_fails_leaves_the_day_owed_after_a_quiet_
         raise ClientError({"Error": {"Code": "SlowDown", "Message": "injected"}}, "PutObject")
 
     after_reports(world, faulty, slow_down)
-    summary = handle(world, faulty, event_of(world, "x.csv", X2[0], EVENT_TIME + timedelta(days=1)))
-    assert sorted(summary["reports"]) == [DAY.isoformat(), NEXT.isoformat()]  # every refresh succeeded
+    v2 = event_of(world, "x.csv", X2[0], EVENT_TIME + timedelta(days=1))
+    with pytest.raises(RecordsFailedError, match="not confirmed"):
+        handle(world, faulty, v2)
+    assert_exact(world, DAY, NEXT)  # every refresh succeeded
+    assert state_of(world, "x.csv")["owed"] == [DAY.isoformat()]
+    assert handle(world, storage, v2)["files"][0]["status"] == "loaded"  # Lambda's retry
     assert_exact(world, DAY, NEXT)
     assert "owed" not in state_of(world, "x.csv")
 
