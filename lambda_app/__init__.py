@@ -4,5 +4,5 @@ from lambda_app.settings import apply_allocator_defaults
 
 __version__ = "0.1.0"
 
-# Before anything imports pyarrow: mimalloc reads its settings on Arrow's first allocation (settings.py says why).
+# Before anything imports pyarrow: Arrow reads its allocator settings on its first allocation (settings.py says why).
 apply_allocator_defaults()

@@ -9,6 +9,7 @@ README's Configuration table; the same names are set by ``terraform/modules/lamb
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,18 @@ ReportEngine = Literal["local", "athena"]
 REPORT_ENGINES: tuple[ReportEngine, ...] = ("local", "athena")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-# Arrow allocates through mimalloc, which by default hands freed pages back to the OS after 10 ms; the
-# pipeline frees and reallocates tens of MiB per piece, so the kernel kept zeroing the same pages again
-# (12% of all CPU time on 5M rows). Holding them for a second: 5.4 s -> 4.5 s, same peak memory
-# (docs/benchmarks.md). mimalloc reads it when Arrow first allocates, so ``lambda_app/__init__.py``
-# applies it before anything imports pyarrow; an explicit setting in the environment wins.
-ALLOCATOR_DEFAULTS: dict[str, str] = {"MIMALLOC_PURGE_DELAY": "1000"}
+# Arrow's allocator. Its default, mimalloc, kept the kernel zeroing fresh pages (15% of all CPU time under
+# perf): the pipeline frees and reallocates tens of MiB per piece on several threads. Holding freed pages for
+# a second helped (5.4 s -> 4.5 s at 5M rows). On x86-64, jemalloc (in the pyarrow wheels there) does the same
+# job in 16% / 7% / 2% fewer CPU seconds at 1M / 5M / 10M rows with a lower peak (alternating runs,
+# docs/benchmarks.md). The arm64 wheels, which the Lambda image installs, ship no jemalloc (Arrow disabled it
+# on ARM: apache/arrow#44342), so there mimalloc stays, with the purge delay. Both are read when Arrow first
+# allocates, so ``lambda_app/__init__.py`` applies them before anything imports pyarrow; an explicit setting
+# in the environment wins.
+ALLOCATOR_DEFAULTS: dict[str, str] = {
+    **({"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"} if platform.machine() in {"x86_64", "AMD64"} else {}),
+    "MIMALLOC_PURGE_DELAY": "1000",
+}
 
 # Where the SQL library sits in a checkout (or an editable install): beside the package.
 _CHECKOUT_QUERIES = Path(__file__).resolve().parent.parent / "queries"

@@ -36,6 +36,7 @@ import importlib
 import json
 import math
 import os
+import platform
 import resource
 import shutil
 import socket
@@ -53,6 +54,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pandas import DataFrame
+
+import pyarrow as pa
 
 from lambda_app.reports import REPORT_COLUMNS, REPORT_NAMES
 
@@ -938,6 +941,8 @@ def print_results(results: Sequence[BenchResult]) -> None:
     if not console.is_terminal:
         console = Console(width=160)  # piped to a file: do not wrap at 80 columns
     console.print(table)
+    # The children import lambda_app as this process did: the same Arrow allocator (settings.ALLOCATOR_DEFAULTS).
+    console.print(f"Arrow memory pool: {pa.default_memory_pool().backend_name} ({platform.machine()})", markup=False)
     for line in [*ratio_lines(results), *section_lines(results), *agreement_lines(results)]:
         console.print(line, markup=False, highlight=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -70,3 +71,19 @@ def test_a_missing_output_bucket_fails_the_cold_start_with_its_name() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     assert result.returncode != 0
     assert "ConfigurationError" in result.stderr and "OUTPUT_BUCKET" in result.stderr
+
+
+DEFAULT_POOL = "jemalloc" if platform.machine() in {"x86_64", "AMD64"} else "mimalloc"  # arm64 wheels: no jemalloc
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(None, DEFAULT_POOL), ("system", "system")])
+def test_importing_the_package_picks_arrows_allocator_unless_the_environment_chose(
+    configured: str | None, expected: str
+) -> None:
+    """jemalloc by default on x86-64 (settings.ALLOCATOR_DEFAULTS says why); an explicit setting wins."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if configured:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = configured
+    code = "import lambda_app, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
