@@ -129,6 +129,16 @@ def state_of(world: World, key: str) -> dict[str, Any]:
     return dict(json.loads(world.read_output(paths.state_key(world.settings(), sid))))
 
 
+def assert_stale_retries_and_nothing_owed(
+    world: World, storage: Storage, retries: tuple[dict[str, Any], ...], *days: date
+) -> None:
+    """Lambda's retries of overtaken events are stale; x.csv's state owes nothing; each day is exact."""
+    for retry in retries:
+        assert handle(world, storage, retry)["files"][0]["reason"] == "stale_event"
+    assert "owed" not in state_of(world, "x.csv")
+    assert_exact(world, *days)
+
+
 A = file_of(row("A-1", region="West"), row("A-2", region="South"))
 B = file_of(row("B-1", region="East", category="Technology", sub="Phones"))
 C = file_of(row("C-1", region="Central", ship="First Class"))
@@ -319,10 +329,7 @@ def test_owed_days_survive_a_chain_of_killed_commits_until_one_refresh_confirms_
     v4 = event_of(world, "x.csv", X3[0], EVENT_TIME + timedelta(days=2, hours=1))
     summary = handle(world, storage, v4)
     assert sorted(summary["reports"]) == [DAY.isoformat(), NEXT.isoformat(), LATER.isoformat()]
-    for retry in (v2, v3):
-        assert handle(world, storage, retry)["files"][0]["reason"] == "stale_event"
-    assert "owed" not in state_of(world, "x.csv")
-    assert_exact(world, DAY, NEXT, LATER)
+    assert_stale_retries_and_nothing_owed(world, storage, (v2, v3), DAY, NEXT, LATER)
     assert_reference(world, B[1], DAY)
     assert_reference(world, X3[1], LATER)
 

@@ -49,6 +49,7 @@ from tests.functional.test_marks_attacks import (
     C,
     assert_exact,
     assert_reference,
+    assert_stale_retries_and_nothing_owed,
     die,
     event_of,
     handle,
@@ -283,10 +284,7 @@ def test_zero_row_loads_owe_their_own_day_and_a_later_load_refreshes_every_day(m
     assert state_of(world, "x.csv")["days"] == []
     v4 = event_of(world, "x.csv", X3[0], EVENT_TIME + timedelta(days=2))
     assert sorted(handle(world, storage, v4)["reports"]) == [DAY.isoformat(), NEXT.isoformat(), LATER.isoformat()]
-    for retry in (v2, v3):
-        assert handle(world, storage, retry)["files"][0]["reason"] == "stale_event"
-    assert "owed" not in state_of(world, "x.csv")
-    assert_exact(world, DAY, NEXT, LATER)
+    assert_stale_retries_and_nothing_owed(world, storage, (v2, v3), DAY, NEXT, LATER)
     assert_reference(world, B[1], DAY)
     assert_reference(world, X3[1], LATER)
 
@@ -343,10 +341,7 @@ def test_a_refresh_failing_for_one_owed_day_but_not_another_then_overtaken(memor
     assert state_of(world, "x.csv")["owed"] == [DAY.isoformat()]
     v5 = event_of(world, "x.csv", X4[0], EVENT_TIME + timedelta(days=2, hours=2))
     assert sorted(handle(world, storage, v5)["reports"]) == [DAY.isoformat(), LATER.isoformat()]
-    for retry in (v2, v3, v4):
-        assert handle(world, storage, retry)["files"][0]["reason"] == "stale_event"
-    assert "owed" not in state_of(world, "x.csv")
-    assert_exact(world, DAY, NEXT, LATER)
+    assert_stale_retries_and_nothing_owed(world, storage, (v2, v3, v4), DAY, NEXT, LATER)
     assert_reference(world, B[1], DAY)
     assert_reference(world, X4[1], LATER)
 
