@@ -361,9 +361,11 @@ class UnitOfWork:
                 ingested_at=event.event_time.isoformat(),
                 result=result.to_dict(),
             )
-            state.pop("owed", None)
-            if owed_days(result):
-                state["owed"] = sorted(owed_days(result))
+            owed = owed_days(result)
+            if owed:
+                state["owed"] = sorted(owed)
+            else:
+                state.pop("owed", None)
             return state
 
         written = self.json.update(paths.state_key(self.settings, attempt.sid), change)
