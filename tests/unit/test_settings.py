@@ -76,14 +76,23 @@ def test_a_missing_output_bucket_fails_the_cold_start_with_its_name() -> None:
 DEFAULT_POOL = "jemalloc" if platform.machine() in {"x86_64", "AMD64"} else "mimalloc"  # arm64 wheels: no jemalloc
 
 
-@pytest.mark.parametrize(("configured", "expected"), [(None, DEFAULT_POOL), ("system", "system")])
+@pytest.mark.parametrize(
+    ("module", "configured", "expected"),
+    [
+        ("lambda_app", None, DEFAULT_POOL),
+        ("lambda_app", "system", "system"),
+        # The tooling's modules import pyarrow before lambda_app at the top: the package applies the default first.
+        ("orders_tools.bench", None, DEFAULT_POOL),
+        ("orders_tools.cli", None, DEFAULT_POOL),
+    ],
+)
 def test_importing_the_package_picks_arrows_allocator_unless_the_environment_chose(
-    configured: str | None, expected: str
+    module: str, configured: str | None, expected: str
 ) -> None:
     """jemalloc by default on x86-64 (settings.ALLOCATOR_DEFAULTS says why); an explicit setting wins."""
     env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
     if configured:
         env["ARROW_DEFAULT_MEMORY_POOL"] = configured
-    code = "import lambda_app, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    code = f"import {module}, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
