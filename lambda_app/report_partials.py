@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lambda_app.arrays import one_array
+from lambda_app.arrays import one_array, sorted_unique_rows
 from lambda_app.reports import (
     _MAX_PREFIXES,
     _PREFIX_SHIFT,
@@ -218,11 +218,7 @@ def _insert_sorted(
     """``(codes, orders)`` (sorted by code then order, unique) with the new rows that are not in it yet."""
     if not len(new_codes):
         return codes, orders
-    rank = np.lexsort((new_orders, new_codes))
-    new_codes, new_orders = new_codes[rank], new_orders[rank]
-    fresh = np.ones(len(new_codes), bool)
-    fresh[1:] = (new_codes[1:] != new_codes[:-1]) | (new_orders[1:] != new_orders[:-1])
-    new_codes, new_orders = new_codes[fresh], new_orders[fresh]
+    new_codes, new_orders = sorted_unique_rows(new_codes, new_orders)
     positions = np.empty(len(new_codes), np.int64)
     keep = np.ones(len(new_codes), bool)
     bounds = np.flatnonzero(np.diff(new_codes)) + 1

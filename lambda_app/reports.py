@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lambda_app.arrays import dictionary_encoded, one_array
+from lambda_app.arrays import dictionary_encoded, one_array, sorted_unique_rows
 
 # The CSV reports' columns, in order: the one definition (sql.py and bench.py use it too).
 REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -112,6 +112,27 @@ class _PairOrders:
 def _count_distinct(parts: list[pa.Table]) -> pa.Table:
     counted = pa.concat_tables(parts).group_by("pair", use_threads=False).aggregate([("order", "count_distinct")])
     return pa.table({"pair": counted["pair"], "order_count": counted["order_count_distinct"]}, schema=_COUNTED_SCHEMA)
+
+
+@dataclass
+class _PairCodes:
+    """Codes for ``(kind, first label, second label)`` pairs, numbered as first met (a partial's ``pairs``)."""
+
+    labels: list[str]
+    pairs: list[tuple[str, str, str]] = field(default_factory=list)
+    _known: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def codes(self, kind: str, pair: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """Each row's packed label pair as its code: a day has few pairs, so hash once and map with a take."""
+        encoded = dictionary_encoded(pair)
+        index = []
+        for value in encoded.dictionary.to_pylist():
+            label = (kind, self.labels[value >> _PAIR_SHIFT], self.labels[value & ((1 << _PAIR_SHIFT) - 1)])
+            index.append(self._known.setdefault(label, len(self.pairs)))
+            if index[-1] == len(self.pairs):
+                self.pairs.append(label)
+        codes: np.ndarray = np.asarray(index, np.int64)[encoded.indices.to_numpy(zero_copy_only=False)]
+        return codes
 
 
 @dataclass
@@ -200,43 +221,40 @@ class ReportBuilder:
         (packed int64 keys, or text when any id stayed text) and the packed keys' prefix table (``None``
         for text), sorted by code then order, each row once.
         """
-        text = bool(self._sub.text or self._ship.text)
-        labels = list(self._ids)
-        pairs: list[tuple[str, str, str]] = []
+        coder = _PairCodes(list(self._ids))
+        if self._sub.text or self._ship.text:
+            code, text = self._distinct_text(coder)
+            return coder.pairs, code, text, None
         codes: list[np.ndarray] = []
-        orders: list[pa.Array] = []
+        orders: list[np.ndarray] = []
         for kind, kept in (("sub", self._sub), ("ship", self._ship)):
-            groups = [bucket for bucket in kept.buckets if bucket]
-            if text:
-                packed = [part for bucket in kept.buckets for part in bucket]
-                whole = list(kept.text)
-                if packed:
-                    table = pa.concat_tables(packed)
-                    whole.append(table.set_column(1, "order", self._order_text(table["order"])))
-                groups = [whole] if whole else []
-            for parts in groups:  # each order is in one bucket: distinct per bucket is distinct overall
-                table = _distinct(pa.concat_tables(parts))
-                pair = one_array(table["pair"]).to_numpy()
-                unique, inverse = np.unique(pair, return_inverse=True)
-                known = {p: i for i, p in enumerate(pairs)}
-                index = []
-                for value in unique.tolist():
-                    label = (kind, labels[value >> _PAIR_SHIFT], labels[value & ((1 << _PAIR_SHIFT) - 1)])
-                    index.append(known.setdefault(label, len(pairs)))
-                    if index[-1] == len(pairs):
-                        pairs.append(label)
-                codes.append(np.asarray(index, np.int32)[inverse.reshape(-1)])
-                orders.append(one_array(table["order"]))
-        code = np.concatenate(codes) if codes else np.zeros(0, np.int32)
-        if text:
-            order: np.ndarray | pa.Array = pa.concat_arrays(orders) if orders else pa.array([], pa.string())
-            sorted_rows = pa.table({"code": code, "order": order}).sort_by(
-                [("code", "ascending"), ("order", "ascending")]
-            )
-            return pairs, sorted_rows["code"].to_numpy(), one_array(sorted_rows["order"]), None
-        keys = np.concatenate([o.to_numpy() for o in orders]) if orders else np.zeros(0, np.int64)
-        rank = np.lexsort((keys, code))
-        return pairs, code[rank], keys[rank], list(self._prefixes)
+            parts = [part for bucket in kept.buckets for part in bucket]
+            if parts:
+                table = pa.concat_tables(parts)
+                codes.append(coder.codes(kind, table["pair"]))
+                orders.append(one_array(table["order"]).to_numpy())
+        code, keys = sorted_unique_rows(
+            np.concatenate(codes) if codes else np.zeros(0, np.int64),
+            np.concatenate(orders) if orders else np.zeros(0, np.int64),
+        )
+        return coder.pairs, code, keys, list(self._prefixes)
+
+    def _distinct_text(self, coder: _PairCodes) -> tuple[np.ndarray, pa.Array]:
+        """:meth:`distinct`'s codes and orders when some order id stayed text: every id as text, then one sort."""
+        tables = []
+        for kind, kept in (("sub", self._sub), ("ship", self._ship)):
+            whole = list(kept.text)
+            packed = [part for bucket in kept.buckets for part in bucket]
+            if packed:
+                table = pa.concat_tables(packed)
+                whole.append(table.set_column(1, "order", self._order_text(table["order"])))
+            if whole:
+                table = _distinct(pa.concat_tables(whole))
+                tables.append(pa.table({"code": coder.codes(kind, table["pair"]), "order": table["order"]}))
+        if not tables:
+            return np.zeros(0, np.int32), pa.array([], pa.string())
+        rows = pa.concat_tables(tables).sort_by([("code", "ascending"), ("order", "ascending")])
+        return rows["code"].to_numpy().astype(np.int32), one_array(rows["order"])
 
     @staticmethod
     def _pair(first: pa.Array, second: pa.Array) -> pa.Array:
