@@ -40,6 +40,9 @@ class JsonObjects:
     An update starts from the version this object last read or wrote of the
     key, when it has one, instead of reading it again: its write is conditional
     on that ETag, so a stale version only costs a lost round (and a fresh read).
+    A key last read as absent is remembered as absent: the update's write is
+    then ``If-None-Match: *``, which loses the same way if the key appeared (a
+    new file's write-ahead needs no second GET of its missing state).
     A change that finds nothing to do in a remembered version is decided again
     on a fresh read, so no decision rests on a version older than the call.
     """
@@ -49,39 +52,48 @@ class JsonObjects:
     def __init__(self, storage: Storage, bucket: str) -> None:
         self.storage = storage
         self.bucket = bucket
-        self._versions: dict[str, tuple[bytes, str]] = {}  # key -> (body, ETag) last read or written here
+        # key -> (body, ETag) last read or written here, or None: absent when last read
+        self._versions: dict[str, tuple[bytes, str] | None] = {}
 
     def read(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
         found = self.storage.get(self.bucket, key)
         if found is None:
-            self._versions.pop(key, None)
+            self._remember(key, None)
             return None, None
-        self._remember(key, found[0], found[1])
+        self._remember(key, found)
         return dict(json.loads(found[0])), found[1]
 
     def update(
-        self, key: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+        self,
+        key: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+        *,
+        likely_new: bool = False,
     ) -> dict[str, Any] | None:
         """Apply ``change`` by compare-and-swap until it sticks; return what was written (``None``: nothing to do).
 
         ``change`` gets the current document (``None`` when absent) and returns
         the new one, or ``None`` to leave it; it may run several times.
+        ``likely_new``: with no remembered version, start as if the key were
+        absent (``If-None-Match: *``) instead of reading it: one GET fewer for a
+        key that is usually new, one lost PUT more when it is not.
         """
-        remembered = self._versions.pop(key, None)
+        remembered = likely_new or key in self._versions
+        version = self._versions.pop(key, None)
         for _ in range(MAX_ROUNDS):
             current: dict[str, Any] | None
             etag: str | None
-            if remembered is not None:
-                current, etag = dict(json.loads(remembered[0])), remembered[1]
+            if remembered:
+                current, etag = (dict(json.loads(version[0])), version[1]) if version is not None else (None, None)
             else:
                 current, etag = self.read(key)
             wanted = change(current)
             if wanted is None:
-                if remembered is not None:  # decide "nothing to do" on the object as it is now
-                    remembered = None
+                if remembered:  # decide "nothing to do" on the object as it is now
+                    remembered = False
                     continue
                 return None
-            remembered = None
+            remembered = False
             body = _dump(wanted)
             try:
                 if etag is None:
@@ -90,17 +102,20 @@ class JsonObjects:
                     written = self.storage.put(self.bucket, key, body, if_match=etag)
             except PreconditionFailedError:
                 continue
-            self._remember(key, body, written)
+            self._remember(key, (body, written))
             return wanted
         raise ConcurrentLoadError(f"s3://{self.bucket}/{key} kept changing under {MAX_ROUNDS} rounds of updates")
 
-    def _remember(self, key: str, body: bytes, etag: str) -> None:
+    def _remember(self, key: str, version: tuple[bytes, str] | None) -> None:
         if len(self._versions) >= self._REMEMBERED:
             self._versions.clear()
-        self._versions[key] = (body, etag)
+        self._versions[key] = version
 
     def put_if_newer(self, key: str, document: dict[str, Any]) -> bool:
-        """Write ``document`` unless the object holds one decided by a newer event (field ``decided_by``)."""
+        """Write ``document`` unless the object holds one decided by a newer event (field ``decided_by``).
+
+        Its documents (a key's manifest or error record of a day) are usually new: written ``likely_new``.
+        """
 
         def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
             newer_there = (
@@ -110,4 +125,4 @@ class JsonObjects:
             )
             return None if newer_there else document
 
-        return self.update(key, change) is not None
+        return self.update(key, change, likely_new=True) is not None

@@ -66,3 +66,47 @@ def test_nothing_to_do_in_a_stale_version_is_decided_again_on_the_current_one(
     assert json_objects.update(KEY, collect) == {"garbage": []}
     assert seen == [{"garbage": []}, {"garbage": ["an attempt"]}]
     assert json_objects.read(KEY)[0] == {"garbage": []}
+
+
+def test_a_key_read_as_absent_is_created_without_reading_it_again(
+    objects: tuple[JsonObjects, FaultyStorage, Counter[str]],
+) -> None:
+    """A new file's write-ahead: its state was just read as missing, so the conditional create needs no GET."""
+    json_objects, _, calls = objects
+    assert json_objects.read(KEY) == (None, None)
+    calls.clear()
+    json_objects.update(KEY, lambda current: {"n": 1 if current is None else -1})
+    assert calls == {"put": 1}
+    assert json_objects.read(KEY)[0] == {"n": 1}
+
+
+def test_a_key_remembered_as_absent_that_appeared_meanwhile_is_changed_as_it_now_is(
+    objects: tuple[JsonObjects, FaultyStorage, Counter[str]],
+) -> None:
+    """The create loses (If-None-Match) and the change is redone on the document another invocation wrote."""
+    json_objects, storage, calls = objects
+    json_objects.read(KEY)
+    JsonObjects(storage.inner, json_objects.bucket).update(KEY, lambda current: {"seen": ["other"]})
+    calls.clear()
+    json_objects.update(KEY, lambda current: {"seen": [*(current or {}).get("seen", []), "mine"]})
+    assert json_objects.read(KEY)[0] == {"seen": ["other", "mine"]}
+    assert calls == {"put": 2, "get": 2}  # the lost create, then a read and the write (and the read above)
+
+
+@pytest.mark.parametrize("there", ["newer", "older"])
+def test_put_if_newer_starts_as_a_create_and_still_respects_a_newer_document(
+    objects: tuple[JsonObjects, FaultyStorage, Counter[str]], there: str
+) -> None:
+    """Manifests and error records are usually new: no GET first; an existing one is read after the lost create."""
+    json_objects, storage, calls = objects
+    decided = {"newer": "0000000000000000002", "older": "0000000000000000000"}[there]
+    JsonObjects(storage.inner, json_objects.bucket).update(KEY, lambda current: {"decided_by": decided})
+    calls.clear()
+    written = json_objects.put_if_newer(KEY, {"decided_by": "0000000000000000001"})
+    assert written == (there == "older")
+    assert calls == ({"put": 2, "get": 1} if written else {"put": 1, "get": 1})
+    expected = decided if there == "newer" else "0000000000000000001"
+    assert json_objects.read(KEY)[0] == {"decided_by": expected}
+    calls.clear()
+    assert json_objects.put_if_newer(f"{KEY}.new", {"decided_by": "1"})
+    assert calls == {"put": 1}
