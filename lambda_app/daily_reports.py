@@ -126,7 +126,8 @@ def merged_partial(storage: Storage, settings: Settings, day: date, objects: lis
         if name in base.attempts:
             continue
         sid, attempt = name.split("_", 1)
-        found = _read_partial(storage, bucket, paths.partial_key(settings, day, sid, attempt))
+        key = paths.partial_key(settings, day, sid, attempt)
+        found = _JUST_WRITTEN.take(storage, bucket, key) or _read_partial(storage, bucket, key)
         if found is None or found.attempts != {name}:
             found = partial_from_objects(storage, settings, name, keys)
         if found is not None:  # None: its objects were removed by a newer commit (the next round sees it)
@@ -170,6 +171,38 @@ class _LastCheckpoint:
 
 
 _LAST_CHECKPOINT = _LastCheckpoint()
+
+
+class _JustWritten:
+    """The attempt partial this process wrote last, so the refresh after its commit does not read it back.
+
+    An attempt's partial is written once, by that attempt, before its commit, and is exactly the partial of
+    the attempt's objects; a refresh asks for it only while the attempt is committed. So the one in memory is
+    what the object holds (and what it should hold, were the object damaged). Taken once; one held at a time,
+    so a warm process keeps at most one file's partial (about 12 bytes per distinct (pair, order) row).
+    Threads loading at once overwrite each other's entry: that costs a GET, never a wrong partial.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[Storage, str, str, ReportPartial] | None = None
+
+    def remember(self, storage: Storage, bucket: str, key: str, partial: ReportPartial) -> None:
+        self._entry = (storage, bucket, key, partial)
+
+    def take(self, storage: Storage, bucket: str, key: str) -> ReportPartial | None:
+        entry = self._entry
+        if entry is None or entry[0] is not storage or entry[1:3] != (bucket, key):
+            return None
+        self._entry = None
+        return entry[3]
+
+
+_JUST_WRITTEN = _JustWritten()
+
+
+def remember_written_partial(storage: Storage, bucket: str, key: str, partial: ReportPartial) -> None:
+    """Note the attempt partial just PUT at ``key`` (see ``_JustWritten``)."""
+    _JUST_WRITTEN.remember(storage, bucket, key, partial)
 
 
 def recompute_reports(storage: Storage, settings: Settings, objects: list[str]) -> dict[str, pa.Table]:

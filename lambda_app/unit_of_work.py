@@ -43,7 +43,7 @@ from typing import Any
 import pyarrow as pa
 
 from lambda_app import paths
-from lambda_app.daily_reports import touch_commit_mark
+from lambda_app.daily_reports import remember_written_partial, touch_commit_mark
 from lambda_app.errors import (
     ConcurrentLoadError,
     FileTooLargeError,
@@ -299,6 +299,7 @@ class UnitOfWork:
             partial = sink.partial(paths.attempt_name(attempt.sid, attempt.attempt_id))
             key = paths.partial_key(settings, attempt.day, attempt.sid, attempt.attempt_id)
             self.storage.put(settings.output_bucket, key, partial.to_bytes())
+            remember_written_partial(self.storage, settings.output_bucket, key, partial)
             # Before the commit: a Glue error here still leaves the committed version alone.
             value = paths.partition_value(attempt.day)
             self.storage.add_partition(

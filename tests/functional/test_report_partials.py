@@ -198,3 +198,40 @@ def test_a_warm_refresh_reads_its_own_checkpoint_from_memory_and_anyone_elses_fr
     deliver(aws, "d.csv", D1[0], 3)
     assert ("get", checkpoint) in calls
     assert_reports_exact(aws, A1[1] + B1[1] + C1[1] + D1[1])
+
+
+
+def test_the_refresh_after_a_load_takes_its_partial_from_memory_and_the_others_from_s3(aws: World) -> None:
+    """The partial this process just wrote is not read back; another attempt's is. The reports stay exact,
+    also when the object of the one taken from memory is damaged between its PUT and the refresh."""
+    gets: list[str] = []
+    storage = FaultyStorage(aws.storage)
+    storage.before("get", lambda _bucket, key, *_, **__: gets.append(key))
+    aws.storage = storage
+    settings = aws.settings()
+    checkpoint = paths.report_checkpoint_key(settings, DAY)
+
+    deliver(aws, "a.csv", A1[0], 0)
+    [a_partial] = partial_keys(aws)
+    assert a_partial not in gets
+    assert_reports_exact(aws, A1[1])
+
+    storage.inner.delete(settings.output_bucket, [checkpoint])  # so b's refresh needs a's partial again
+    gets.clear()
+    deliver(aws, "b.csv", B1[0], 1)
+    [b_partial] = [k for k in partial_keys(aws) if k != a_partial]
+    assert a_partial in gets
+    assert b_partial not in gets
+    assert_reports_exact(aws, A1[1] + B1[1])
+
+    def damage_the_partial_just_written(*_: Any, **__: Any) -> None:  # add_partition: after the partial's PUT
+        [c_partial] = [k for k in partial_keys(aws) if k not in (a_partial, b_partial)]
+        storage.inner.put(settings.output_bucket, c_partial, b"damaged")
+
+    restore = storage.before("add_partition", damage_the_partial_just_written)
+    deliver(aws, "c.csv", C1[0], 2)
+    restore()
+    assert_reports_exact(aws, A1[1] + B1[1] + C1[1])
+    storage.inner.delete(settings.output_bucket, [checkpoint])  # d's refresh reads c's damaged partial: rebuilt
+    deliver(aws, "d.csv", D1[0], 3)
+    assert_reports_exact(aws, A1[1] + B1[1] + C1[1] + D1[1])
