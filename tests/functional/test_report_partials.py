@@ -200,7 +200,6 @@ def test_a_warm_refresh_reads_its_own_checkpoint_from_memory_and_anyone_elses_fr
     assert_reports_exact(aws, A1[1] + B1[1] + C1[1] + D1[1])
 
 
-
 def test_the_refresh_after_a_load_takes_its_partial_from_memory_and_the_others_from_s3(aws: World) -> None:
     """The partial this process just wrote is not read back; another attempt's is. The reports stay exact,
     also when the object of the one taken from memory is damaged between its PUT and the refresh."""
