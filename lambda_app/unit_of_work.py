@@ -362,11 +362,7 @@ class UnitOfWork:
                 ingested_at=event.event_time.isoformat(),
                 result=result.to_dict(),
             )
-            owed = owed_days(result)
-            if owed:
-                state["owed"] = sorted(owed)
-            else:
-                state.pop("owed", None)
+            _set_owed(state, owed_days(result))
             return state
 
         written = self.json.update(paths.state_key(self.settings, attempt.sid), change)
@@ -389,11 +385,7 @@ class UnitOfWork:
         def change(state: dict[str, Any] | None) -> dict[str, Any] | None:
             if not state or state.get("sequencer") != result.sequencer or not done & set(state.get("owed", [])):
                 return None
-            remaining = sorted(set(state["owed"]) - done)
-            if remaining:
-                state["owed"] = remaining
-            else:
-                del state["owed"]
+            _set_owed(state, set(state["owed"]) - done)
             return state
 
         self.json.update(paths.state_key(self.settings, paths.source_id(result.bucket, result.key)), change)
@@ -589,6 +581,14 @@ def owed_days(result: FileResult) -> set[str]:
     """
     own = {result.ingest_date} if result.rows_loaded else set()
     return set(result.affected_days) - own
+
+
+def _set_owed(state: dict[str, Any], days: set[str]) -> None:
+    """Record the days still owed in ``state``: sorted, and no field at all when none are."""
+    if days:
+        state["owed"] = sorted(days)
+    else:
+        state.pop("owed", None)
 
 
 def _result_from(document: dict[str, Any]) -> FileResult:
