@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, Protocol
 
@@ -24,6 +24,11 @@ from lambda_app.cleaning import CleanBatch, CsvLayout, ReparseNeeded, iter_clean
 from lambda_app.errors import ReconciliationError, RejectsTooLargeError
 from lambda_app.logs import logger
 from lambda_app.model import LoadCounts
+from lambda_app.parquet import ROW_GROUP_ROWS
+
+# The rows from which the last flush of a file is written as two objects at once: after the parse,
+# sorting and encoding it alone took 16-20% of a 1M-row file's time (docs/benchmarks.md, session 21).
+SPLIT_TAIL_ROWS = 2 * ROW_GROUP_ROWS
 
 
 @dataclass(frozen=True)
@@ -35,13 +40,16 @@ class Source:
     block_size: int
     rows_per_file: int
     max_rejects_bytes: int = 256 * 1024**2
+    split_tail_rows: int = field(default_factory=lambda: SPLIT_TAIL_ROWS)  # read when built: tests lower it
 
 
 class Sink(Protocol):
     """Where the good rows go."""
 
     def write(self, table: pa.Table) -> list[str]:
-        """Store one table sorted by order date; return the names of what was written (for ``discard``)."""
+        """Store one table sorted by order date; return the names of what was written (for ``discard``).
+
+        Two calls may run at once, on two threads (the two halves of a split last flush)."""
         ...
 
     def discard(self, written: list[str]) -> None:
@@ -82,12 +90,15 @@ def stream_file(stream: IO[bytes], layout: CsvLayout, source: Source, sink: Sink
     Sorting + writing, and observing, each run on their own background thread,
     in order, while this thread parses the next piece (Arrow releases the
     GIL), with at most one write and two observations in flight so memory
-    stays bounded.
+    stays bounded. Nothing is left to overlap the last flush with, so when it
+    holds at least ``source.split_tail_rows`` rows it is sorted once and
+    written as two objects on two threads (each half a date range of its own).
     """
     pending: list[pa.Table] = []
     pending_rows = 0
     rejects = _RejectsSpool(source.max_rejects_bytes)
     writer = _Worker(load, max_in_flight=1)  # each write holds ROWS_PER_FILE rows twice (and its sorted copy)
+    second = _Worker(load, max_in_flight=1)  # the second half of a split last flush
     watcher = _Worker(load, max_in_flight=2)
     try:
         for batch in iter_clean_batches(
@@ -102,14 +113,33 @@ def stream_file(stream: IO[bytes], layout: CsvLayout, source: Source, sink: Sink
             if pending_rows >= source.rows_per_file:
                 writer.submit(lambda tables: sink.write(sort_by_order_date(tables)), pending)
                 pending, pending_rows = [], 0
-        if pending_rows:
+        if pending_rows >= source.split_tail_rows:
+            writer.drain()  # the earlier write first: at most ROWS_PER_FILE rows held twice, as before
+            ordered = sort_by_order_date(pending)
+            del pending[:]
+            half = ordered.num_rows // 2
+            writer.submit(sink.write, ordered.slice(0, half))
+            second.submit(sink.write, ordered.slice(half))
+            del ordered
+        elif pending_rows:
             writer.submit(lambda tables: sink.write(sort_by_order_date(tables)), pending)
     finally:
         try:
-            writer.close()
+            _close_all([writer, second, watcher])
         finally:
-            watcher.close()
             load.rejects_file = rejects.close()
+
+
+def _close_all(workers: list[_Worker]) -> None:
+    """Close every worker (each records what it wrote), then re-raise the first failure."""
+    failure: BaseException | None = None
+    for worker in workers:
+        try:
+            worker.close()
+        except BaseException as exc:  # the others still record what they wrote
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 class _Worker:
@@ -128,6 +158,11 @@ class _Worker:
     def submit(self, task: Callable[[Any], Any], argument: Any) -> None:
         self._futures.append(self._pool.submit(task, argument))
         while len(self._futures) > self._max_in_flight:
+            self._settle(self._futures.pop(0))
+
+    def drain(self) -> None:
+        """Wait for the tasks in flight (re-raising the first failure)."""
+        while self._futures:
             self._settle(self._futures.pop(0))
 
     def _settle(self, future: Future[Any]) -> None:

@@ -101,7 +101,8 @@ class S3Sink:
         start = 0
         for group, rows in enumerate(row_group_rows(body)):
             chunk = table.slice(start, rows).select(["region", "profit"])
-            self._terms += [(key, group, region, total) for region, total in region_sums(chunk)]
+            # extend: two writes may run at once (streaming's split last flush); terms are summed sorted by key
+            self._terms.extend([(key, group, region, total) for region, total in region_sums(chunk)])
             start += rows
         return [key]
 

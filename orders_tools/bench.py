@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import json
 import math
 import os
@@ -326,11 +327,12 @@ class _LocalSink:
 
         self.partition = partition
         self.builder = ReportBuilder()
+        self._numbers = itertools.count()  # next() is atomic: two writes may run at once (a split last flush)
 
     def write(self, table: Any) -> list[str]:
         from lambda_app.parquet import encode_parquet
 
-        path = self.partition / f"part-{len(list(self.partition.iterdir())):05d}.snappy.parquet"
+        path = self.partition / f"part-{next(self._numbers):05d}.snappy.parquet"
         encode_parquet(table, str(path))  # the Lambda's own encoding; it uploads the same bytes
         return [str(path)]
 

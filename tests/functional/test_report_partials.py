@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lambda_app import daily_reports, paths
+from lambda_app import daily_reports, paths, streaming
 from lambda_app.reports import REPORT_NAMES, to_csv_bytes
 from tests import reference
 from tests.fakes import FaultyStorage, Killed, kill_at_commit
@@ -234,3 +234,18 @@ def test_the_refresh_after_a_load_takes_its_partial_from_memory_and_the_others_f
     storage.inner.delete(settings.output_bucket, [checkpoint])  # d's refresh reads c's damaged partial: rebuilt
     deliver(aws, "d.csv", D1[0], 3)
     assert_reports_exact(aws, A1[1] + B1[1] + C1[1] + D1[1])
+
+
+def test_a_split_last_flush_commits_two_objects_and_the_reports_stay_a_recomputation(
+    aws: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last flush of a file (here the whole file) written as two objects on two threads, then replaced."""
+    monkeypatch.setattr(streaming, "SPLIT_TAIL_ROWS", 2)
+    first, first_lines = A1
+    assert deliver(aws, "a.csv", first, 1)["files"][0]["status"] == "loaded"
+    assert len(committed_objects(aws)) == 2
+    assert_reports_exact(aws, first_lines)
+    again, again_lines = A2  # a re-upload replaces both halves
+    assert deliver(aws, "a.csv", again, 2)["files"][0]["status"] == "loaded"
+    assert len(committed_objects(aws)) == 2
+    assert_reports_exact(aws, again_lines)

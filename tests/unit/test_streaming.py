@@ -1,0 +1,101 @@
+"""The streaming core with a sink in memory: the last flush split into two objects written at once."""
+
+from __future__ import annotations
+
+import io
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from lambda_app.model import LoadCounts
+from lambda_app.streaming import Source, load_stream
+from orders_tools.generate import write_csv
+
+ROWS = 900
+
+
+class ListSink:
+    """Keeps each written table by name; records the thread of each write; may fail the nth write."""
+
+    def __init__(self, fail_write: int | None = None) -> None:
+        self.tables: dict[str, pa.Table] = {}
+        self.threads: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._fail_write = fail_write
+
+    def write(self, table: pa.Table) -> list[str]:
+        with self._lock:
+            self._calls += 1
+            call = self._calls
+        name = f"part-{call}"
+        if call == self._fail_write:
+            raise OSError("no space left on device")
+        with self._lock:
+            self.tables[name] = table
+            self.threads[name] = threading.get_ident()
+        return [name]
+
+    def discard(self, written: list[str]) -> None:
+        for name in written:
+            del self.tables[name]
+
+    def observe(self, table: pa.Table) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = Path(tmp_path_factory.mktemp("streaming")) / "orders.csv"
+    write_csv(path, ROWS, seed=3)
+    return path.read_bytes()
+
+
+def load(export: bytes, sink: ListSink, split_tail_rows: int) -> LoadCounts:
+    counts = LoadCounts()
+    source = Source("orders.csv", datetime(2026, 11, 26, tzinfo=UTC), 8192, 400, split_tail_rows=split_tail_rows)
+    load_stream(io.BytesIO(export), source, sink, counts)
+    return counts
+
+
+def test_a_large_last_flush_becomes_two_sorted_halves_written_on_two_threads(export: bytes) -> None:
+    sink = ListSink()
+    counts = load(export, sink, split_tail_rows=2)
+    assert counts.rows_loaded == ROWS and sorted(counts.written) == sorted(sink.tables)
+    whole = ListSink()
+    load(export, whole, split_tail_rows=10**9)
+    assert len(sink.tables) == len(whole.tables) + 1
+    first, second = (sink.tables[name] for name in counts.written[-2:])
+    assert abs(first.num_rows - second.num_rows) <= 1
+    assert first.num_rows + second.num_rows == list(whole.tables.values())[-1].num_rows
+    assert sink.threads[counts.written[-2]] != sink.threads[counts.written[-1]]
+    for table in sink.tables.values():
+        dates = table["order_date"]
+        assert pc.all(pc.less_equal(dates.slice(0, len(dates) - 1), dates.slice(1))).as_py()
+    assert pc.max(first["order_date"]).as_py() <= pc.min(second["order_date"]).as_py()
+    ids = sorted(pa.concat_tables(sink.tables.values())["order_id"].to_pylist())
+    assert ids == sorted(pa.concat_tables(whole.tables.values())["order_id"].to_pylist())
+
+
+def test_the_last_flush_splits_from_split_tail_rows_on(export: bytes) -> None:
+    whole = ListSink()
+    counts = load(export, whole, split_tail_rows=10**9)
+    last = list(whole.tables.values())[-1].num_rows
+    assert len(load(export, ListSink(), split_tail_rows=last + 1).written) == len(counts.written)
+    assert len(load(export, ListSink(), split_tail_rows=last).written) == len(counts.written) + 1
+
+
+@pytest.mark.parametrize("half", [0, 1])
+def test_a_failed_half_raises_and_the_other_half_is_recorded_for_discard(export: bytes, half: int) -> None:
+    writes = len(load(export, ListSink(), split_tail_rows=2).written)
+    sink = ListSink(fail_write=writes - 1 + half)
+    counts = LoadCounts()
+    source = Source("orders.csv", datetime(2026, 11, 26, tzinfo=UTC), 8192, 400, split_tail_rows=2)
+    with pytest.raises(OSError, match="no space left"):
+        load_stream(io.BytesIO(export), source, sink, counts)
+    assert sorted(counts.written) == sorted(sink.tables)
+    assert len(sink.tables) == writes - 1
