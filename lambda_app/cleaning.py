@@ -245,6 +245,11 @@ class _PieceCleaner:
         self.by_position = {f"f{pos}": name for name, pos in layout.positions.items()}
         self.typed = {f"f{pos}": MEMORY_SCHEMA.field(name).type for name, pos in layout.positions.items()}
         self.as_text = dict.fromkeys(self.by_position, pa.string())
+        # The file's last field is read even when no column is taken from it: see _may_end_inside_quotes.
+        self.last_field = f"f{layout.field_count - 1}"
+        self.extra = [] if self.last_field in self.by_position else [self.last_field]
+        self.typed.update(dict.fromkeys(self.extra, pa.string()))
+        self.as_text.update(dict.fromkeys(self.extra, pa.string()))
         self.malformed: list[str] = []
         self.parse_options = pv.ParseOptions(
             newlines_in_values=layout.newlines_in_values, invalid_row_handler=self._on_invalid_row
@@ -262,7 +267,7 @@ class _PieceCleaner:
         while True:
             self.malformed.clear()
             convert_options = pv.ConvertOptions(
-                include_columns=list(self.by_position),
+                include_columns=[*self.by_position, *self.extra],
                 column_types=types,
                 null_values=[""],  # only typed columns can be null: an empty number or date
                 strings_can_be_null=False,
@@ -296,6 +301,9 @@ class _PieceCleaner:
                 raise UnreadableFileError(f"the CSV cannot be parsed: {message}") from exc
             if self.malformed and not layout.newlines_in_values:
                 raise ReparseNeeded(_careful(layout), "a row has the wrong number of fields: reading again carefully")
+            if not layout.newlines_in_values and _may_end_inside_quotes(table[self.last_field]):
+                raise ReparseNeeded(_careful(layout), "a piece may end inside a quoted value: reading again carefully")
+            table = table.drop_columns(self.extra)
             raw = _without_blank_rows(table.rename_columns([self.by_position[n] for n in table.column_names]))
             if not raw.num_rows:
                 return None
@@ -336,6 +344,23 @@ def iter_clean_batches(
         if cleaner.malformed:
             yield _malformed_batch(cleaner.malformed)
             cleaner.malformed.clear()
+
+
+def _may_end_inside_quotes(last_field: pa.ChunkedArray) -> bool:
+    """Whether the piece's last value ends with a line break: the sign of a fast cut made inside quotes.
+
+    The fast cut (:func:`_last_record_end`) trusts quote parity, which a stray quote in an unquoted field
+    (``1"``) can fool into cutting right after a line break inside a quoted value. Arrow then reads the
+    unclosed quote to the end of the piece, as the last field of a row that may well have the right number
+    of fields, and starts the next piece inside the value: rows read cleanly, with wrong text. A cut made
+    inside quotes always leaves the piece's last value ending with that line break; a cut made outside
+    quotes does that only when the file's last field really holds a quoted trailing line break, which
+    the careful reading then reads the same way.
+    """
+    if not len(last_field):
+        return False
+    value = last_field[len(last_field) - 1].as_py()
+    return isinstance(value, str) and value.endswith(("\r", "\n"))
 
 
 def _without_row_text(message: str) -> str:

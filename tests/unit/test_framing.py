@@ -121,3 +121,27 @@ def test_files_much_larger_than_a_piece_are_cut_at_record_ends_with_any_line_end
     row = ['id"1', *["x"] * 13, "a\r\nb", "q"]
     text = ",".join(HEADER) + end + "".join(",".join([row[0], *row[1:14], '"a\r\nb"', "q"]) + end for _ in range(200))
     assert _read(text.encode(), 1024) == [row] * 200
+
+
+@pytest.mark.parametrize("line_break", ["\r", "\n", "\r\n"])
+def test_a_stray_quote_that_moves_the_fast_cut_inside_a_quoted_value_is_read_again_carefully(line_break: str) -> None:
+    """Found by the property above (block 1024): quote parity fooled by ``1"``, the cut right after a
+    line break inside the next row's quoted last value. Arrow read the unclosed quote to the end of the
+    piece and the next piece from inside the value: rows with the right field count and wrong text."""
+    block = 1024
+
+    def row(*cells: str) -> str:
+        return ",".join(cells) + "\n"
+
+    def stray(padding: str) -> str:
+        return row('1"', padding, *[""] * 12, "q", "")
+
+    tail = row("x", *[""] * 13, '"q"', f'"{line_break}"')
+    position = tail.index(line_break) + len(line_break)  # the cut the parity allows, inside the quotes
+    width = block - position - len(stray(""))
+    assert width > 0
+    data = stray("a" * width) + tail + stray("b")  # its stray quote closes the quote the cut left open
+    assert len(stray("a" * width)) + position == block  # the first piece is cut just there
+    text = ",".join(HEADER) + "\n" + data
+    expected = [r for r in csv.reader(io.StringIO(text, newline="")) if any(r)][1:]
+    assert _read(text.encode(), block) == expected
