@@ -120,7 +120,6 @@ def stream_file(stream: IO[bytes], layout: CsvLayout, source: Source, sink: Sink
             half = ordered.num_rows // 2
             writer.submit(sink.write, ordered.slice(0, half))
             second.submit(sink.write, ordered.slice(half))
-            del ordered
         elif pending_rows:
             writer.submit(lambda tables: sink.write(sort_by_order_date(tables)), pending)
     finally:
