@@ -55,8 +55,8 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
-def load(export: bytes, sink: ListSink, split_tail_rows: int) -> LoadCounts:
-    counts = LoadCounts()
+def load(export: bytes, sink: ListSink, split_tail_rows: int, counts: LoadCounts | None = None) -> LoadCounts:
+    counts = counts if counts is not None else LoadCounts()
     source = Source("orders.csv", datetime(2026, 11, 26, tzinfo=UTC), 8192, 400, split_tail_rows=split_tail_rows)
     load_stream(io.BytesIO(export), source, sink, counts)
     return counts
@@ -94,8 +94,7 @@ def test_a_failed_half_raises_and_the_other_half_is_recorded_for_discard(export:
     writes = len(load(export, ListSink(), split_tail_rows=2).written)
     sink = ListSink(fail_write=writes - 1 + half)
     counts = LoadCounts()
-    source = Source("orders.csv", datetime(2026, 11, 26, tzinfo=UTC), 8192, 400, split_tail_rows=2)
     with pytest.raises(OSError, match="no space left"):
-        load_stream(io.BytesIO(export), source, sink, counts)
+        load(export, sink, split_tail_rows=2, counts=counts)
     assert sorted(counts.written) == sorted(sink.tables)
     assert len(sink.tables) == writes - 1
