@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lambda_app.arrays import dictionary_encoded, one_array, sorted_unique_rows
+from lambda_app.arrays import dictionary_encoded, one_array, sorted_unique_rows, sorted_unique_rows_of
 
 # The CSV reports' columns, in order: the one definition (sql.py and bench.py use it too).
 REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -142,7 +142,7 @@ class _PairCodes:
             index.append(self._known.setdefault(label, len(self.pairs)))
             if index[-1] == len(self.pairs):
                 self.pairs.append(label)
-        codes: np.ndarray = np.asarray(index, np.int64)[encoded.indices.to_numpy(zero_copy_only=False)]
+        codes: np.ndarray = np.asarray(index, np.int32)[encoded.indices.to_numpy(zero_copy_only=False)]
         return codes
 
 
@@ -237,18 +237,17 @@ class ReportBuilder:
         if self._sub.text or self._ship.text:
             code, text = self._distinct_text(coder)
             return coder.pairs, code, text, None
-        codes: list[np.ndarray] = []
-        orders: list[np.ndarray] = []
+        pieces: list[tuple[np.ndarray, np.ndarray]] = []
         for kind, kept in (("sub", self._sub), ("ship", self._ship)):
             parts = [part for bucket in kept.buckets for part in bucket]
             if parts:
                 table = pa.concat_tables(parts)
-                codes.append(coder.codes(kind, table["pair"]))
-                orders.append(one_array(table["order"]).to_numpy())
-        code, keys = sorted_unique_rows(
-            np.concatenate(codes) if codes else np.zeros(0, np.int64),
-            np.concatenate(orders) if orders else np.zeros(0, np.int64),
-        )
+                codes = coder.codes(kind, table["pair"])
+                start = 0
+                for chunk in table["order"].chunks:  # packed chunk by chunk: no copy of all the keys first
+                    pieces.append((codes[start : start + len(chunk)], chunk.to_numpy()))
+                    start += len(chunk)
+        code, keys = sorted_unique_rows_of(pieces)
         return coder.pairs, code, keys, list(self._prefixes)
 
     def _distinct_text(self, coder: _PairCodes) -> tuple[np.ndarray, pa.Array]:

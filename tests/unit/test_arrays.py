@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_app.arrays import sorted_unique_rows
+from lambda_app.arrays import sorted_unique_rows, sorted_unique_rows_of
 from tests.helpers import examples
 
 # Keys below 2**20 pack with any small code into one int64 (the sort path); keys near 2**62 with codes above 1
@@ -28,6 +28,22 @@ def test_sorted_unique_rows_is_the_sorted_set_of_rows(rows: list[tuple[int, int]
     assert got_codes.dtype == np.int32
     assert got_keys.dtype == np.int64
     assert list(zip(got_codes.tolist(), got_keys.tolist(), strict=True)) == sorted(set(rows))
+
+
+@settings(max_examples=examples(200))
+@given(st.lists(ROWS, max_size=5), st.booleans())
+def test_the_rows_of_several_pieces_are_the_sorted_set_of_all_of_them(pieces: list[Any], wide: bool) -> None:
+    """Pieces are packed straight into one array (or concatenated for lexsort): empty ones, int32 or int64
+    codes, rows repeated across pieces."""
+    arrays = [
+        (np.array([c for c, _ in rows], np.int64 if wide else np.int32), np.array([k for _, k in rows], np.int64))
+        for rows in pieces
+    ]
+    got_codes, got_keys = sorted_unique_rows_of(arrays)
+    assert got_codes.dtype == np.int32
+    assert got_keys.dtype == np.int64
+    rows = {row for piece in pieces for row in piece}
+    assert list(zip(got_codes.tolist(), got_keys.tolist(), strict=True)) == sorted(rows)
 
 
 def test_wide_keys_take_the_lexsort_path_and_small_ones_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
