@@ -122,19 +122,24 @@ def merged_partial(storage: Storage, settings: Settings, day: date, objects: lis
     checkpoint = _LAST_CHECKPOINT.read(storage, bucket, checkpoint_key)
     base = checkpoint if checkpoint is not None and checkpoint.attempts <= set(by_attempt) else ReportPartial()
     added: list[ReportPartial] = []
+    written: tuple[ReportPartial, bytes] | None = None
     for name, keys in sorted(by_attempt.items()):
         if name in base.attempts:
             continue
         sid, attempt = name.split("_", 1)
         key = paths.partial_key(settings, day, sid, attempt)
-        found = _JUST_WRITTEN.take(storage, bucket, key) or _read_partial(storage, bucket, key)
+        taken = _JUST_WRITTEN.take(storage, bucket, key)  # at most one attempt's: one is held at a time
+        found = taken[0] if taken is not None else _read_partial(storage, bucket, key)
+        written = taken or written
         if found is None or found.attempts != {name}:
             found = partial_from_objects(storage, settings, name, keys)
         if found is not None:  # None: its objects were removed by a newer commit (the next round sees it)
             added.append(found)
     merged = merge([base, *added])
     if checkpoint is None or merged.attempts != checkpoint.attempts:
-        etag = storage.put(bucket, checkpoint_key, merged.to_bytes())
+        # A day of one attempt: the merge is that attempt's partial itself, whose bytes were just written.
+        body = written[1] if written is not None and merged is written[0] else merged.to_bytes()
+        etag = storage.put(bucket, checkpoint_key, body)
         _LAST_CHECKPOINT.remember(storage, bucket, checkpoint_key, etag, merged)
     return merged
 
@@ -174,7 +179,8 @@ _LAST_CHECKPOINT = _LastCheckpoint()
 
 
 class _JustWritten:
-    """The attempt partial this process wrote last, so the refresh after its commit does not read it back.
+    """The attempt partial this process wrote last (and its bytes), so the refresh after its commit does not
+    read it back, nor encode it again when it is the whole day's checkpoint.
 
     An attempt's partial is written once, by that attempt, before its commit, and is exactly the partial of
     the attempt's objects; a refresh asks for it only while the attempt is committed. So the one in memory is
@@ -184,25 +190,25 @@ class _JustWritten:
     """
 
     def __init__(self) -> None:
-        self._entry: tuple[Storage, str, str, ReportPartial] | None = None
+        self._entry: tuple[Storage, str, str, ReportPartial, bytes] | None = None
 
-    def remember(self, storage: Storage, bucket: str, key: str, partial: ReportPartial) -> None:
-        self._entry = (storage, bucket, key, partial)
+    def remember(self, storage: Storage, bucket: str, key: str, partial: ReportPartial, body: bytes) -> None:
+        self._entry = (storage, bucket, key, partial, body)
 
-    def take(self, storage: Storage, bucket: str, key: str) -> ReportPartial | None:
+    def take(self, storage: Storage, bucket: str, key: str) -> tuple[ReportPartial, bytes] | None:
         entry = self._entry
         if entry is None or entry[0] is not storage or entry[1:3] != (bucket, key):
             return None
         self._entry = None
-        return entry[3]
+        return entry[3], entry[4]
 
 
 _JUST_WRITTEN = _JustWritten()
 
 
-def remember_written_partial(storage: Storage, bucket: str, key: str, partial: ReportPartial) -> None:
-    """Note the attempt partial just PUT at ``key`` (see ``_JustWritten``)."""
-    _JUST_WRITTEN.remember(storage, bucket, key, partial)
+def remember_written_partial(storage: Storage, bucket: str, key: str, partial: ReportPartial, body: bytes) -> None:
+    """Note the attempt partial just PUT at ``key`` as ``body`` (see ``_JustWritten``)."""
+    _JUST_WRITTEN.remember(storage, bucket, key, partial, body)
 
 
 def recompute_reports(storage: Storage, settings: Settings, objects: list[str]) -> dict[str, pa.Table]:

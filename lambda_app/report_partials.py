@@ -166,6 +166,8 @@ def merge(partials: Sequence[ReportPartial]) -> ReportPartial:
         return ReportPartial()
     base = max(partials, key=len)
     others = [p for p in partials if p is not base]
+    if not any(p.attempts or p.terms or len(p) for p in others):
+        return base  # nothing to add (the usual first refresh of a day: an empty start and one attempt)
     pairs = list(base.pairs)
     pair_codes = {pair: code for code, pair in enumerate(pairs)}
     for other in others:

@@ -299,8 +299,9 @@ class UnitOfWork:
             # Before the commit, like the objects: a committed attempt with rows always has its partial.
             partial = sink.partial(paths.attempt_name(attempt.sid, attempt.attempt_id))
             key = paths.partial_key(settings, attempt.day, attempt.sid, attempt.attempt_id)
-            self.storage.put(settings.output_bucket, key, partial.to_bytes())
-            remember_written_partial(self.storage, settings.output_bucket, key, partial)
+            body = partial.to_bytes()
+            self.storage.put(settings.output_bucket, key, body)
+            remember_written_partial(self.storage, settings.output_bucket, key, partial, body)
             # Before the commit: a Glue error here still leaves the committed version alone.
             value = paths.partition_value(attempt.day)
             self.storage.add_partition(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from lambda_app import daily_reports, paths, streaming
+from lambda_app.report_partials import ReportPartial
 from lambda_app.reports import REPORT_NAMES, to_csv_bytes
 from tests import reference
 from tests.fakes import FaultyStorage, Killed, kill_at_commit
@@ -249,3 +250,32 @@ def test_a_split_last_flush_commits_two_objects_and_the_reports_stay_a_recomputa
     assert deliver(aws, "a.csv", again, 2)["files"][0]["status"] == "loaded"
     assert len(committed_objects(aws)) == 2
     assert_reports_exact(aws, again_lines)
+
+
+def test_a_days_first_checkpoint_is_the_bytes_of_its_one_partial_encoded_once(
+    aws: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day of one attempt: its checkpoint is that partial (the same bytes, encoded once); a second file's
+    refresh encodes the real merge."""
+    encoded: list[frozenset[str]] = []
+    to_bytes = ReportPartial.to_bytes
+
+    def counted(partial: ReportPartial) -> bytes:
+        encoded.append(partial.attempts)
+        return to_bytes(partial)
+
+    monkeypatch.setattr(ReportPartial, "to_bytes", counted)
+    settings = aws.settings()
+    deliver(aws, "a.csv", A1[0], 0)
+    [a_partial] = partial_keys(aws)
+    checkpoint = aws.read_output(paths.report_checkpoint_key(settings, DAY))
+    assert checkpoint == aws.read_output(a_partial)
+    assert len(encoded) == 1
+    assert_reports_exact(aws, A1[1])
+    deliver(aws, "b.csv", B1[0], 1)
+    assert len(encoded) == 3  # b's partial, then the checkpoint of both
+    assert ReportPartial.from_bytes(aws.read_output(paths.report_checkpoint_key(settings, DAY))).attempts == set(
+        encoded[-1]
+    )
+    assert len(encoded[-1]) == 2
+    assert_reports_exact(aws, A1[1] + B1[1])

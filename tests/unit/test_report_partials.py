@@ -121,3 +121,16 @@ def test_bytes_that_are_not_a_partial_are_refused() -> None:
 def test_an_empty_merge_has_empty_reports() -> None:
     assert all(table.num_rows == 0 for table in merge([]).build().values())
     assert merge([ReportPartial(), ReportPartial()]).attempts == frozenset()
+
+
+def test_a_merge_that_adds_nothing_is_its_one_partial_and_a_merge_that_adds_is_new() -> None:
+    """The day's first refresh merges an empty start with one attempt: that partial itself comes back (so the
+    checkpoint reuses the bytes just written for the attempt); an added attempt, term or row makes a new one."""
+    one = partial_of("k0", lines(1, 30))
+    assert merge([ReportPartial(), one]) is one
+    assert merge([one, ReportPartial(), ReportPartial()]) is one
+    zero_rows = ReportPartial(attempts=frozenset({"k9"}))  # a zero-row load still names its attempt
+    assert merge([one, zero_rows]) is not one
+    assert merge([one, zero_rows]).attempts == {"k0", "k9"}
+    other = partial_of("k1", lines(2, 5))
+    assert csvs(merge([ReportPartial(), one, other])) == whole(lines(1, 30), lines(2, 5))
