@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from lambda_app.app import App
 from lambda_app.aws import AwsStorage
@@ -194,6 +196,86 @@ def notification(bucket: str, key: str, head: dict[str, Any], event_time: dateti
     )
 
 
+class _RequestBody:
+    """One request's body on a kept-alive connection: reads stop at its ``Content-Length``.
+
+    Werkzeug's handler, after the app, reads whatever the socket holds to drain an
+    unread body; on a kept-alive connection that would be the next request. Given
+    this as its ``rfile``, it reads at most the rest of this body instead.
+    """
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self._stream = stream
+        self._left = length
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self._left if size is None or size < 0 else min(size, self._left)
+        data: bytes = self._stream.read(wanted) if wanted else b""
+        self._left -= len(data)
+        return data
+
+    def drain(self) -> None:
+        while self._left and self.read(1 << 16):
+            pass
+
+
+class _Dispatcher(DomainDispatcherApplication):  # type: ignore[misc]  # moto is Any to mypy
+    """Moto's WSGI app, which finds the backend of each host name once instead of on every request.
+
+    Moto looks the backend up twice per request, under a lock that every
+    request takes, and each lookup lists moto's package folder (a ``stat`` per
+    service) and tries every service's URL patterns: about 1 ms per call. The
+    answer depends on the host name only.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._backends: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backends:  # moto calls this under its lock
+            self._backends[host] = super().get_backend_for_host(host)
+        return self._backends[host]
+
+
+class _KeepAliveHandler(MotoRequestHandler):  # type: ignore[misc]  # moto is Any to mypy
+    """Moto's request handler without werkzeug's ``Connection: close`` on every response.
+
+    Werkzeug's development server closes every connection (it cannot drain an
+    unread body safely), so each AWS call opened a new connection and a new server
+    thread. Here a request with a ``Content-Length`` (or none) is read through a
+    :class:`_RequestBody`, drained to its end after the app, and the connection
+    stays open for the client's next call; a chunked request still closes it.
+    """
+
+    protocol_version = "HTTP/1.1"
+    # Werkzeug writes the headers and the body separately: with Nagle's algorithm on, a kept-alive connection
+    # waits for the client's delayed ACK (40 ms) before the body goes out; a closed one flushed at the close.
+    disable_nagle_algorithm = True
+    rfile: Any  # the connection's reader, or this request's body while the app runs
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0")
+        self._keep_alive = length.isdigit() and "chunked" not in self.headers.get("Transfer-Encoding", "").lower()
+        if not self._keep_alive:
+            super().run_wsgi()  # werkzeug's way: drain what comes, then close
+            return
+        connection = self.rfile
+        body = _RequestBody(connection, int(length))
+        self.rfile = body
+        try:
+            super().run_wsgi()
+            body.drain()
+        finally:
+            self.rfile = connection
+
+    def send_header(self, keyword: str, value: str) -> None:
+        closing = keyword.lower() == "connection" and value.lower() == "close"
+        if closing and self._keep_alive and not self.close_connection:
+            return  # werkzeug's unconditional close; the client's own "Connection: close" still closes
+        super().send_header(keyword, value)
+
+
 @contextmanager
 def local_aws(extra_env: dict[str, str] | None = None) -> Iterator[LocalAws]:
     """Run a moto server and the product's resources for the duration of the block.
@@ -202,9 +284,11 @@ def local_aws(extra_env: dict[str, str] | None = None) -> Iterator[LocalAws]:
     restored afterwards.
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    # What moto's ThreadedMotoServer runs (its WSGI app on werkzeug's threaded server), with the two classes above.
+    server = make_server("127.0.0.1", 0, _Dispatcher(), threaded=True, request_handler=_KeepAliveHandler)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    host, port = str(server.server_address[0]), server.server_address[1]
     endpoint = f"http://{host}:{port}"
     env = {
         **_AWS_ENV,
@@ -220,7 +304,8 @@ def local_aws(extra_env: dict[str, str] | None = None) -> Iterator[LocalAws]:
             emulator.reset()  # moto keeps its state per process, not per server: start from an empty account
             yield emulator
     finally:
-        server.stop()
+        server.shutdown()
+        serving.join()
 
 
 @contextmanager
