@@ -1052,7 +1052,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("bench-data"), help="generated files and results")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     parser.add_argument(
-        "--repeat", type=int, default=1, help="runs per way; the fastest time and largest peak RSS are kept"
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per way; the median time and CPU time and the largest peak RSS are kept",
     )
     parser.add_argument("--keep-output", action="store_true", help="keep each way's Parquet output")
     parser.set_defaults(func=_run_cli)
