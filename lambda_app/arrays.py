@@ -48,6 +48,8 @@ def sorted_unique_rows_of(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> tu
     low = min(min(int(codes.min()), int(keys.min())) for codes, keys in pieces)
     shift = max(int(keys.max()) for _, keys in pieces).bit_length()
     top = max(int(codes.max()) for codes, _ in pieces).bit_length()
+    if top > 31:
+        raise ValueError(f"codes must fit int32; the largest has {top} bits")
     if low < 0 or shift + top > 63:
         codes = np.concatenate([codes for codes, _ in pieces]).astype(np.int64, copy=False)
         keys = np.concatenate([keys for _, keys in pieces]).astype(np.int64, copy=False)
@@ -60,7 +62,7 @@ def sorted_unique_rows_of(pieces: Sequence[tuple[np.ndarray, np.ndarray]]) -> tu
     for codes, keys in pieces:
         part = packed[start : start + len(codes)]
         np.left_shift(codes, shift, out=part, dtype=np.int64)
-        np.bitwise_or(part, keys, out=part)
+        np.bitwise_or(part, keys.astype(np.int64, copy=False), out=part)
         start += len(codes)
     packed.sort()
     packed = packed[_first_of_runs(packed)]

@@ -185,7 +185,7 @@ class _JustWritten:
     An attempt's partial is written once, by that attempt, before its commit, and is exactly the partial of
     the attempt's objects; a refresh asks for it only while the attempt is committed. So the one in memory is
     what the object holds (and what it should hold, were the object damaged). Taken once; one held at a time,
-    so a warm process keeps at most one file's partial (about 12 bytes per distinct (pair, order) row).
+    so a warm process keeps at most one file's partial and its bytes (about 13 bytes per distinct (pair, order) row).
     Threads loading at once overwrite each other's entry: that costs a GET, never a wrong partial.
     """
 

@@ -237,6 +237,16 @@ class _Dispatcher(DomainDispatcherApplication):  # type: ignore[misc]  # moto is
             self._backends[host] = super().get_backend_for_host(host)
         return self._backends[host]
 
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            return super().__call__(environ, start_response)
+        except BaseException:
+            environ[_FAILED] = True  # the handler closes the connection: the response may be cut short
+            raise
+
+
+_FAILED = "orders_tools.emulator.failed"
+
 
 class _KeepAliveHandler(MotoRequestHandler):  # type: ignore[misc]  # moto is Any to mypy
     """Moto's request handler without werkzeug's ``Connection: close`` on every response.
@@ -244,34 +254,50 @@ class _KeepAliveHandler(MotoRequestHandler):  # type: ignore[misc]  # moto is An
     Werkzeug's development server closes every connection (it cannot drain an
     unread body safely), so each AWS call opened a new connection and a new server
     thread. Here a request with a ``Content-Length`` (or none) is read through a
-    :class:`_RequestBody`, drained to its end after the app, and the connection
-    stays open for the client's next call; a chunked request still closes it.
+    :class:`_RequestBody`, so werkzeug's drain after the app stops at the body's
+    end, and what that drain missed (bytes already in the reader's buffer) is
+    drained after it; the connection stays open for the client's next call. A
+    chunked request, one werkzeug answers with an error before the app, and one
+    whose app raised still close it.
     """
 
     protocol_version = "HTTP/1.1"
+    # False until a request with a known length is read: werkzeug's own error answers (a bad request line,
+    # headers too long) are sent before ``run_wsgi`` and close the connection as werkzeug does.
+    _keep_alive = False
+    _environ: dict[str, Any] | None = None
     # Werkzeug writes the headers and the body separately: with Nagle's algorithm on, a kept-alive connection
     # waits for the client's delayed ACK (40 ms) before the body goes out; a closed one flushed at the close.
     disable_nagle_algorithm = True
     rfile: Any  # the connection's reader, or this request's body while the app runs
+    close_connection: bool
+
+    def make_environ(self) -> Any:
+        self._environ = super().make_environ()
+        return self._environ
 
     def run_wsgi(self) -> None:
         length = self.headers.get("Content-Length", "0")
-        self._keep_alive = length.isdigit() and "chunked" not in self.headers.get("Transfer-Encoding", "").lower()
-        if not self._keep_alive:
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        if not (length.isascii() and length.isdigit()) or chunked:
             super().run_wsgi()  # werkzeug's way: drain what comes, then close
             return
         connection = self.rfile
         body = _RequestBody(connection, int(length))
-        self.rfile = body
+        self.rfile, self._keep_alive, self._environ = body, True, None
         try:
             super().run_wsgi()
-            body.drain()
+            if self._environ is not None and self._environ.get(_FAILED):
+                self.close_connection = True  # the app failed: what was sent of its answer may be incomplete
+            else:
+                body.drain()
         finally:
-            self.rfile = connection
+            self.rfile, self._keep_alive = connection, False
 
     def send_header(self, keyword: str, value: str) -> None:
         closing = keyword.lower() == "connection" and value.lower() == "close"
-        if closing and self._keep_alive and not self.close_connection:
+        failed = self._environ is not None and self._environ.get(_FAILED, False)
+        if closing and not self.close_connection and self._keep_alive and not failed:
             return  # werkzeug's unconditional close; the client's own "Connection: close" still closes
         super().send_header(keyword, value)
 

@@ -62,3 +62,11 @@ def test_wide_keys_take_the_lexsort_path_and_small_ones_do_not(monkeypatch: pyte
     wide = sorted_unique_rows(np.array([3, 1, 3, 1], np.int32), np.array([2**62, 9, 2**62, 2], np.int64))
     assert [a.tolist() for a in wide] == [[1, 1, 3], [2, 9, 2**62]]
     assert calls == [1]
+
+
+def test_keys_of_any_integer_type_pack_as_int64_and_codes_past_int32_are_refused() -> None:
+    """uint32 keys are widened before they are ORed in; a code of 2**31 would not survive the int32 codes."""
+    codes, keys = sorted_unique_rows_of([(np.array([2, 1, 2], np.int32), np.array([7, 2**32 - 1, 7], np.uint32))])
+    assert [codes.tolist(), keys.tolist()] == [[1, 2], [2**32 - 1, 7]]
+    with pytest.raises(ValueError, match="int32"):
+        sorted_unique_rows_of([(np.array([2**31], np.int64), np.array([1], np.int64))])
