@@ -410,6 +410,8 @@ def lambda_on_emulator(csv_path: Path, _out_dir: Path) -> dict[str, DataFrame]:
 
 # Sections a way timed with :func:`timed`, by name; ``run_one`` clears it before each way.
 _SECTIONS: dict[str, dict[str, float]] = {}
+# The process ids of the moto servers :func:`moto_process` is running now: their CPU is timed beside the way's.
+_EMULATORS: list[int] = []
 
 
 @contextmanager
@@ -419,16 +421,35 @@ def timed(name: str = "seconds") -> Iterator[None]:
     A way that times a ``"seconds"`` section is reported with that time
     instead of its whole run's; other sections are reported beside it.
     """
-    cpu, started = _cpu_seconds(), time.perf_counter()
+    cpu, emulator, started = _cpu_seconds(), _emulator_cpu_seconds(), time.perf_counter()
     try:
         yield
     finally:
         _SECTIONS[name] = {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu}
+        if _EMULATORS:
+            _SECTIONS[name]["emulator_cpu_seconds"] = _emulator_cpu_seconds() - emulator
 
 
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _emulator_cpu_seconds() -> float:
+    """User + system CPU seconds of the running moto servers so far (Linux's ``/proc``; NaN elsewhere).
+
+    On a machine with few cores the emulator competes with the handler for them: the handler way's time
+    includes whatever of this could not run on an idle core.
+    """
+    total = 0.0
+    for pid in _EMULATORS:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        except OSError:
+            return math.nan
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total
 
 
 def _free_port() -> int:
@@ -454,6 +475,7 @@ def moto_process(timeout: float = 60.0) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    _EMULATORS.append(server.pid)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -468,6 +490,7 @@ def moto_process(timeout: float = 60.0) -> Iterator[str]:
                 time.sleep(0.1)
         yield endpoint
     finally:
+        _EMULATORS.remove(server.pid)
         server.terminate()
         try:
             server.wait(timeout=10)
@@ -650,8 +673,10 @@ def run_one(way: str, csv_path: Path, out_dir: Path, result_path: Path) -> dict[
     seconds, cpu_seconds = time.perf_counter() - started, _cpu_seconds() - cpu
     peak = peak_rss_bytes()
     sections = dict(_SECTIONS)
+    emulator_cpu_seconds = math.nan
     if "seconds" in sections:  # the way timed its own part
         seconds, cpu_seconds = sections["seconds"]["seconds"], sections["seconds"]["cpu_seconds"]
+        emulator_cpu_seconds = sections["seconds"].get("emulator_cpu_seconds", math.nan)
     files: dict[str, str] = {}
     if reports is not None:
         reports_dir = result_path.parent / f"{result_path.stem}-reports"
@@ -665,6 +690,7 @@ def run_one(way: str, csv_path: Path, out_dir: Path, result_path: Path) -> dict[
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "peak_rss_bytes": peak,
+        "emulator_cpu_seconds": emulator_cpu_seconds,  # NaN: no emulator, or not on Linux
         "sections": {name: section for name, section in sections.items() if name != "seconds"},
         "reports": files,
     }
@@ -697,6 +723,8 @@ class BenchResult:
     sections: dict[str, float] = field(default_factory=dict)
     # The machine's 1-minute load average as the runs started (median): 2 cores, other people's work counts.
     load_average: float = math.nan
+    # CPU seconds the emulator's process used over the timed span (median; NaN for ways without one).
+    emulator_cpu_seconds: float = math.nan
 
     @property
     def mb_per_second(self) -> float:
@@ -884,6 +912,9 @@ def run_bench(
                     differences=differences,
                     is_reference=is_reference,
                     cpu_seconds=statistics.median(float(run.get("cpu_seconds", math.nan)) for run in runs[name]),
+                    emulator_cpu_seconds=statistics.median(
+                        float(run.get("emulator_cpu_seconds", math.nan)) for run in runs[name]
+                    ),
                     sections={
                         section: statistics.median(float(run["sections"][section]["seconds"]) for run in runs[name])
                         for section in child.get("sections", {})
@@ -973,11 +1004,18 @@ def ratio_lines(results: Sequence[BenchResult]) -> list[str]:
         handler, floor = ok.get(("handler", rows)), ok.get(("moto_floor", rows))
         if handler is not None and floor is not None:
             above = handler.seconds - floor.seconds - core.seconds
-            lines.append(
+            line = (
                 f"handler above moto floor + core @ {rows:,} rows: {above:+.2f} s = {above / core.seconds:+.0%}"
                 f" of the core's {core.seconds:.2f} s (handler {handler.seconds:.2f} s, floor {floor.seconds:.2f} s;"
                 " goal: at most +25%)"
             )
+            if not (math.isnan(handler.emulator_cpu_seconds) or math.isnan(floor.emulator_cpu_seconds)):
+                line += (
+                    f"; the emulator's own CPU: {handler.emulator_cpu_seconds:.2f} s during the handler,"
+                    f" {floor.emulator_cpu_seconds:.2f} s during the floor, on {os.cpu_count()} cores shared"
+                    " with the handler"
+                )
+            lines.append(line)
     return lines
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -50,14 +51,40 @@ def test_moto_floor_moves_the_files_bytes_and_the_ratio_line_compares_the_handle
     floor = bench._run_child("moto_floor", csv_path, tmp_path / "floor", tmp_path / "floor.json")
     core = bench.core_job(csv_path, tmp_path / "core")
     assert floor["seconds"] > 0
+    assert floor["emulator_cpu_seconds"] >= 0  # not NaN: the moto process was measured
     assert bench.compare_reports(core, bench.load_reports(floor["reports"])) == []
     results = [
         bench.BenchResult("core", 2000, 1, 1.0, 1),
-        bench.BenchResult("moto_floor", 2000, 1, 0.5, 1),
-        bench.BenchResult("handler", 2000, 1, 1.75, 1),
+        bench.BenchResult("moto_floor", 2000, 1, 0.5, 1, emulator_cpu_seconds=0.4),
+        bench.BenchResult("handler", 2000, 1, 1.75, 1, emulator_cpu_seconds=1.25),
     ]
     [line] = [text for text in bench.ratio_lines(results) if text.startswith("handler above")]
     assert "+0.25 s = +25% of the core's 1.00 s" in line
+    assert "the emulator's own CPU: 1.25 s during the handler, 0.40 s during the floor" in line
+
+
+def test_the_emulators_cpu_is_timed_beside_the_ways_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process registered as the emulator that burns a third of a CPU second inside the timed block (and
+    waits, alive, outside it) shows up in the section's emulator CPU, not in the way's own."""
+    burn = (
+        "import sys, time\nsys.stdin.readline()\nend = time.process_time() + 0.35\n"
+        "while time.process_time() < end:\n    pass\nprint('burnt', flush=True)\nsys.stdin.readline()\n"
+    )
+    burner = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert burner.stdin is not None and burner.stdout is not None
+    monkeypatch.setattr(bench, "_EMULATORS", [burner.pid])
+    monkeypatch.setattr(bench, "_SECTIONS", {})
+    try:
+        with bench.timed():
+            burner.stdin.write("go\n")
+            burner.stdin.flush()
+            assert burner.stdout.readline() == "burnt\n"
+    finally:
+        burner.stdin.close()
+        burner.wait(timeout=30)
+    section = bench._SECTIONS["seconds"]
+    assert 0.3 <= section["emulator_cpu_seconds"] < 5
+    assert section["cpu_seconds"] < 0.3  # the way's own CPU is not the emulator's
 
 
 def test_moto_process_serves_and_stops() -> None:
