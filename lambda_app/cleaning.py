@@ -9,15 +9,17 @@ standard library; never reads the clock or the environment.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import dataclasses
 import encodings.cp1252
 import io
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, TypeVar, cast
+from typing import IO, Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -259,6 +261,33 @@ class _PieceCleaner:
         self.malformed.append(row.text)
         return "skip"
 
+    @contextlib.contextmanager
+    def _undecodable_rows_are_quiet(self) -> Iterator[None]:
+        """Keep pyarrow's failure to hand a non-UTF-8 malformed row to ``_on_invalid_row`` out of stderr.
+
+        pyarrow decodes the row's text before calling the handler. When that fails,
+        the ``UnicodeDecodeError`` goes to ``sys.unraisablehook``, which prints a
+        traceback: plain text among the Lambda's JSON log lines. The parse then
+        fails with ``ArrowInvalid`` and :meth:`clean` reads the file again as
+        Windows-1252, so nothing is lost and the traceback says nothing an operator
+        needs. Every other unraisable exception still reaches the hook that was in
+        place. Pieces are parsed on one thread, so the swap never overlaps itself.
+        """
+        previous = sys.unraisablehook
+
+        def hook(unraisable: Any) -> None:
+            if not (
+                isinstance(unraisable.exc_value, UnicodeDecodeError)
+                and getattr(unraisable.object, "__self__", None) is self
+            ):
+                previous(unraisable)
+
+        sys.unraisablehook = hook
+        try:
+            yield
+        finally:
+            sys.unraisablehook = previous
+
     def parse(self, piece: memoryview, read_options: pv.ReadOptions, types: dict[str, pa.DataType]) -> pa.Table:
         """Parse one piece; a column whose values do not all convert is read again as text, and stays text.
 
@@ -274,7 +303,8 @@ class _PieceCleaner:
                 quoted_strings_can_be_null=False,
             )
             try:
-                return pv.read_csv(pa.py_buffer(piece), read_options, self.parse_options, convert_options)
+                with self._undecodable_rows_are_quiet():
+                    return pv.read_csv(pa.py_buffer(piece), read_options, self.parse_options, convert_options)
             except pa.ArrowInvalid as exc:
                 failed = _CONVERSION_ERROR.match(str(exc))
                 column = f"f{failed.group(1)}" if failed else None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import sys
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 from lambda_app.cleaning import (
     REJECTS_SCHEMA,
     CsvLayout,
+    _PieceCleaner,
     _trim,
     iter_clean_batches,
     iter_pieces,
@@ -301,6 +305,30 @@ def test_messy_encodings_and_headers_read_every_row(case: str, data: bytes) -> N
     assert categories == (["Cafe"] if case == "cp1252-in-malformed-row" else ["Café"]), case
     if case == "comma-only-lines":
         assert read == 3
+
+
+def test_a_windows_1252_byte_in_a_malformed_row_prints_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Expected: pyarrow's failure to decode the malformed row for the handler stays out of stderr (in the
+    Lambda, an "Exception ignored" traceback among the JSON log lines), the file is still read as
+    Windows-1252, and the hook in place before is back afterwards and still gets every other exception."""
+    seen: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    data = (_HEAD + _ROW.replace("é", "e") * _PAST_HEAD + "x,Caf\xe9\r\n").encode("cp1252")
+    read, good, categories = _loaded(data)
+    assert (read, good, categories) == (_PAST_HEAD + 1, _PAST_HEAD, ["Cafe"])
+    assert seen == []
+    assert sys.unraisablehook == seen.append
+
+    cleaner = _PieceCleaner(sniff_layout(data[:4096]), source_key="k", ingested_at=datetime(2026, 1, 1, tzinfo=UTC))
+    others = [
+        SimpleNamespace(exc_value=ValueError("x"), object=cleaner._on_invalid_row),
+        SimpleNamespace(exc_value=UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "x"), object=print),
+    ]
+    quiet = SimpleNamespace(exc_value=UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "x"), object=cleaner._on_invalid_row)
+    with cleaner._undecodable_rows_are_quiet():
+        for unraisable in [*others, quiet]:
+            sys.unraisablehook(unraisable)
+    assert seen == others
 
 
 @pytest.mark.parametrize("offset", ["head", "late"])
