@@ -76,6 +76,22 @@ def test_a_missing_output_bucket_fails_the_cold_start_with_its_name() -> None:
 DEFAULT_POOL = "jemalloc" if platform.machine() in {"x86_64", "AMD64"} else "mimalloc"  # arm64 wheels: no jemalloc
 
 
+@pytest.mark.skipif(DEFAULT_POOL == "mimalloc", reason="Arrow's own default is the package's choice here")
+def test_importing_the_package_after_pandas_warns_that_arrow_kept_its_own_pool() -> None:
+    """Expected: pandas made pyarrow allocate first, so Arrow kept mimalloc; the import says so and how to fix it.
+    Importing the package first, as the handler and the tooling do, stays silent."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    late = subprocess.run(
+        [sys.executable, "-c", "import pandas, lambda_app"], env=env, capture_output=True, text=True, check=True
+    )
+    assert "RuntimeWarning: Arrow's memory pool is mimalloc, not jemalloc" in late.stderr
+    assert "import lambda_app before pandas" in late.stderr
+    first = subprocess.run(
+        [sys.executable, "-c", "import lambda_app, pandas"], env=env, capture_output=True, text=True, check=True
+    )
+    assert first.stderr == ""
+
+
 @pytest.mark.parametrize(
     ("module", "configured", "expected"),
     [
