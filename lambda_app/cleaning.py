@@ -727,7 +727,7 @@ def parse_dates(values: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]
         return _parse_dates_slowly(values)
     years = pc.year(fast)
     ok = pc.fill_null(pc.and_(pc.greater_equal(years, MIN_YEAR), pc.less_equal(years, MAX_YEAR)), False)
-    return pc.if_else(ok, fast, pa.scalar(None, pa.date32())), pc.invert(ok)
+    return _null_unless(ok, fast), pc.invert(ok)
 
 
 def _parse_dates_slowly(values: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -747,6 +747,13 @@ def _parse_dates_slowly(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     epoch_days = (months.astype("datetime64[D]") + (safe_d - 1)).astype("int64")
     result = pa.array(epoch_days.astype("int32"), pa.int32(), mask=~ok).cast(pa.date32())
     return result, pa.array(~ok)
+
+
+def _null_unless(ok: pa.Array | pa.ChunkedArray, values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``values`` with nulls where ``ok`` is false; ``values`` itself when every row is ok (no copy: the usual case)."""
+    if pc.all(ok).as_py():
+        return values
+    return pc.if_else(ok, values, pa.scalar(None, values.type))
 
 
 def _is_blank(values: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
@@ -772,14 +779,14 @@ def _parse_number(
     if high is not None:
         ok = pc.and_(ok, pc.less_equal(number, high))
     ok = pc.fill_null(ok, False)  # an empty value the CSV reader turned into null: invalid, never unknown
-    return pc.if_else(ok, number, pa.scalar(None, pa.float64())), one_array(pc.invert(ok))
+    return _null_unless(ok, number), one_array(pc.invert(ok))
 
 
 def _parse_quantity(values: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray | pa.Array, pa.Array]:
     try:  # fast path: plain integers
         number = pc.cast(values, pa.int64())
         ok = pc.fill_null(pc.and_(pc.greater(number, 0), pc.less_equal(number, MAX_QUANTITY)), False)
-        return pc.if_else(ok, number, pa.scalar(None, pa.int64())), one_array(pc.invert(ok))
+        return _null_unless(ok, number), one_array(pc.invert(ok))
     except pa.ArrowInvalid:
         pass
     matches = pc.fill_null(pc.match_substring_regex(values, _QUANTITY), False)

@@ -182,12 +182,13 @@ def test_rejected_rows_go_to_a_rejects_file_with_reasons(aws: LocalAws) -> None:
 
 
 def test_parquet_objects_are_sorted_by_date_with_statistics_that_prune(aws: LocalAws) -> None:
-    """Small row groups here (ROWS_PER_FILE is big): sorted rows, order_date min/max, plain string columns."""
+    """Small row groups here (ROWS_PER_FILE is big): sorted rows, order_date min/max, plain string columns,
+    dictionary pages for every column but the order id."""
     import io
 
     import pyarrow.parquet as pq
 
-    from lambda_app.parquet import STATISTICS_COLUMNS
+    from lambda_app.parquet import PLAIN_COLUMNS, STATISTICS_COLUMNS
     from lambda_app.schema import DATASET_SCHEMA
 
     dates = ["2023-03-01", "2021-12-31", "2024-07-04", "2022-01-15", "2023-03-01"]
@@ -204,6 +205,8 @@ def test_parquet_objects_are_sorted_by_date_with_statistics_that_prune(aws: Loca
     assert (stats["order_date"].min.isoformat(), stats["order_date"].max.isoformat()) == ("2021-12-31", "2024-07-04")
     with_min_max = {name for name, s in stats.items() if s is not None and s.has_min_max}
     assert with_min_max == set(STATISTICS_COLUMNS)
+    dictionary = {group.column(i).path_in_schema: group.column(i).has_dictionary_page for i in range(group.num_columns)}
+    assert {name for name, has in dictionary.items() if not has} == set(PLAIN_COLUMNS) == {"order_id"}
 
 
 def test_the_adapter_builds_each_aws_client_once_however_many_files_arrive(aws: LocalAws) -> None:
