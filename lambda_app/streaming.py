@@ -91,8 +91,9 @@ def stream_file(stream: IO[bytes], layout: CsvLayout, source: Source, sink: Sink
     in order, while this thread parses the next piece (Arrow releases the
     GIL), with at most one write and two observations in flight so memory
     stays bounded. Nothing is left to overlap the last flush with, so when it
-    holds at least ``source.split_tail_rows`` rows it is sorted once and
-    written as two objects on two threads (each half a date range of its own).
+    holds at least ``source.split_tail_rows`` rows it is sorted once (while
+    the earlier write finishes) and written as two objects on two threads
+    (each half a date range of its own).
     """
     pending: list[pa.Table] = []
     pending_rows = 0
@@ -111,17 +112,18 @@ def stream_file(stream: IO[bytes], layout: CsvLayout, source: Source, sink: Sink
                 pending_rows += batch.good.num_rows
                 watcher.submit(sink.observe, batch.good)
             if pending_rows >= source.rows_per_file:
-                writer.submit(lambda tables: sink.write(sort_by_order_date(tables)), pending)
+                writer.submit(lambda tables: _write_sorted(sink, tables), pending)
                 pending, pending_rows = [], 0
         if pending_rows >= source.split_tail_rows:
-            writer.drain()  # the earlier write first: at most ROWS_PER_FILE rows held twice, as before
+            # Sorted here while the earlier write may still be encoding (its pieces are already let go, so
+            # at most ROWS_PER_FILE rows are held three times, as when this waited for it first).
             ordered = sort_by_order_date(pending)
             del pending[:]
             half = ordered.num_rows // 2
-            writer.submit(sink.write, ordered.slice(0, half))
-            second.submit(sink.write, ordered.slice(half))
+            second.submit(sink.write, ordered.slice(half))  # starts now, on its own thread
+            writer.submit(sink.write, ordered.slice(0, half))  # starts when the earlier write is done
         elif pending_rows:
-            writer.submit(lambda tables: sink.write(sort_by_order_date(tables)), pending)
+            writer.submit(lambda tables: _write_sorted(sink, tables), pending)
     finally:
         try:
             _close_all([writer, second, watcher])
@@ -159,11 +161,6 @@ class _Worker:
         while len(self._futures) > self._max_in_flight:
             self._settle(self._futures.pop(0))
 
-    def drain(self) -> None:
-        """Wait for the tasks in flight (re-raising the first failure)."""
-        while self._futures:
-            self._settle(self._futures.pop(0))
-
     def _settle(self, future: Future[Any]) -> None:
         result = future.result()
         if isinstance(result, list):
@@ -194,6 +191,13 @@ def _account(batch: CleanBatch, load: LoadCounts) -> None:
     load.rows_loaded += batch.good.num_rows
     load.rows_rejected += batch.rejects.num_rows
     load.reasons.update(batch.reasons)
+
+
+def _write_sorted(sink: Sink, tables: list[pa.Table]) -> list[str]:
+    """Sort the pieces into one table and write it; the pieces are let go before the encoding starts."""
+    ordered = sort_by_order_date(tables)
+    del tables[:]  # the caller handed this list over: only the sorted copy stays while it is encoded
+    return sink.write(ordered)
 
 
 def sort_by_order_date(tables: list[pa.Table]) -> pa.Table:

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pytest
 
 from lambda_app.model import LoadCounts
-from lambda_app.streaming import Source, load_stream
+from lambda_app.streaming import Source, _write_sorted, load_stream
 from orders_tools.generate import write_csv
 
 ROWS = 900
@@ -98,3 +98,26 @@ def test_a_failed_half_raises_and_the_other_half_is_recorded_for_discard(export:
         load(export, sink, split_tail_rows=2, counts=counts)
     assert sorted(counts.written) == sorted(sink.tables)
     assert len(sink.tables) == writes - 1
+
+
+def test_a_write_lets_its_pieces_go_before_it_encodes(export: bytes) -> None:
+    """Expected: the sink gets one table sorted by date, and the list of pieces is already empty then, so a
+    write in flight holds its rows once while the last flush is sorted beside it."""
+    whole = ListSink()
+    load(export, whole, split_tail_rows=10**9)
+    table = next(iter(whole.tables.values()))  # sorted: its two halves in the other order are not
+    pieces = [table.slice(100), table.slice(0, 100)]
+    held: list[int] = []
+
+    class Probe(ListSink):
+        def write(self, table: pa.Table) -> list[str]:
+            held.append(len(pieces))
+            return super().write(table)
+
+    sink = Probe()
+    [name] = _write_sorted(sink, pieces)
+    assert held == [0]
+    written = sink.tables[name]
+    assert written.num_rows == table.num_rows
+    assert written["order_date"].to_pylist() == sorted(table["order_date"].to_pylist())
+    assert sorted(written["order_id"].to_pylist()) == sorted(table["order_id"].to_pylist())
