@@ -184,7 +184,7 @@ class ReportBuilder:
         shipped = pc.is_valid(table["ship_mode"])
         ship_pairs = pa.table({"pair": self._pair(category, self._encode(table["ship_mode"])), "order": order})
         # Lines of one order share its ship mode: de-duplicating within the chunk halves what is kept.
-        self._ship.add(_distinct(ship_pairs.filter(shipped)))
+        self._ship.add(_distinct_pairs(ship_pairs.filter(shipped)))
 
     def _encode(self, values: pa.ChunkedArray | pa.Array) -> pa.Array:
         """Global integer ids of a column's labels (nulls stay null)."""
@@ -361,6 +361,22 @@ def sub_report(pairs: pa.Table) -> pa.Table:
 
 def _distinct(table: pa.Table) -> pa.Table:
     return table.group_by(table.column_names, use_threads=False).aggregate([])
+
+
+def _distinct_pairs(table: pa.Table) -> pa.Table:
+    """The distinct ``(pair, order)`` rows of one chunk (in no particular order).
+
+    Packed integer order keys go through one sort of packed rows (:func:`sorted_unique_rows`): about half
+    the time of Arrow's hash aggregation over the two columns (5 ms against 11 ms for 114k lines); text ids
+    and null pairs take the aggregation.
+    """
+    if not table.num_rows or table["pair"].null_count or not pa.types.is_integer(table.schema.field("order").type):
+        return _distinct(table)
+    pair = dictionary_encoded(table["pair"])
+    codes, orders = sorted_unique_rows(
+        pair.indices.to_numpy(zero_copy_only=False), one_array(table["order"]).to_numpy(zero_copy_only=False)
+    )
+    return pa.table({"pair": pc.take(pair.dictionary, pa.array(codes)), "order": pa.array(orders)})
 
 
 def neutralize_formula(value: str) -> str:

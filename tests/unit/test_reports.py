@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambda_app.reports import ReportBuilder, neutralize_formula, to_csv_bytes
+from lambda_app.reports import ReportBuilder, _distinct, _distinct_pairs, neutralize_formula, to_csv_bytes
 from tests.helpers import examples
 
 
@@ -155,3 +155,22 @@ def test_packed_order_keys_are_equal_exactly_when_the_ids_are(ids: list[str]) ->
     keys = builder._order_keys(pa.array(ids, pa.string()))
     assert builder._order_text(keys).to_pylist() == ids
     assert len(set(keys.to_pylist())) == len(set(ids))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2**62)), max_size=60),
+    st.booleans(),
+)
+def test_a_chunks_distinct_pairs_are_the_hash_aggregations(rows: list[tuple[int, int]], text: bool) -> None:
+    """Expected: the sort of packed keys and Arrow's aggregation keep the same set of (pair, order) rows,
+    packed keys of any size and text ids alike."""
+    rows = rows + rows[: len(rows) // 2]  # duplicates within the chunk
+    order = pa.array([str(o) for _, o in rows]) if text else pa.array([o for _, o in rows], pa.int64())
+    table = pa.table({"pair": pa.array([p << 20 for p, _ in rows], pa.int64()), "order": order})
+    got = _distinct_pairs(table)
+    assert got.schema == table.schema
+    assert sorted(zip(*got.to_pydict().values(), strict=True)) == sorted(
+        zip(*_distinct(table).to_pydict().values(), strict=True)
+    )
+    assert got.num_rows == len(set(zip(*table.to_pydict().values(), strict=True)))
