@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import IO, Any, Protocol
 
 import pyarrow as pa
@@ -49,7 +51,8 @@ class Sink(Protocol):
     def write(self, table: pa.Table) -> list[str]:
         """Store one table sorted by order date; return the names of what was written (for ``discard``).
 
-        Two calls may run at once, on two threads (the two halves of a split last flush)."""
+        Two calls may run at once, on two threads: the earlier write and the second half of a split last
+        flush (then the first half runs after the earlier write)."""
         ...
 
     def discard(self, written: list[str]) -> None:
@@ -91,9 +94,12 @@ def stream_file(stream: IO[bytes], layout: CsvLayout, source: Source, sink: Sink
     in order, while this thread parses the next piece (Arrow releases the
     GIL), with at most one write and two observations in flight so memory
     stays bounded. Nothing is left to overlap the last flush with, so when it
-    holds at least ``source.split_tail_rows`` rows it is sorted once (while
-    the earlier write finishes) and written as two objects on two threads
-    (each half a date range of its own).
+    holds at least ``source.split_tail_rows`` rows it is sorted once (once the
+    earlier write has sorted and let its pieces go, while it encodes) and
+    written as two objects on two threads (each half a date range of its own).
+    A failed earlier write does not stop the two halves: they are recorded in
+    ``load.written`` like every completed write, so the caller's rollback
+    deletes them with the rest.
     """
     pending: list[pa.Table] = []
     pending_rows = 0
@@ -101,6 +107,8 @@ def stream_file(stream: IO[bytes], layout: CsvLayout, source: Source, sink: Sink
     writer = _Worker(load, max_in_flight=1)  # each write holds ROWS_PER_FILE rows twice (and its sorted copy)
     second = _Worker(load, max_in_flight=1)  # the second half of a split last flush
     watcher = _Worker(load, max_in_flight=2)
+    released = threading.Event()  # the last write submitted has let its pieces go (set: none yet)
+    released.set()
     try:
         for batch in iter_clean_batches(
             stream, layout, source_key=source.key, ingested_at=source.ingested_at, block_size=source.block_size
@@ -112,18 +120,21 @@ def stream_file(stream: IO[bytes], layout: CsvLayout, source: Source, sink: Sink
                 pending_rows += batch.good.num_rows
                 watcher.submit(sink.observe, batch.good)
             if pending_rows >= source.rows_per_file:
-                writer.submit(lambda tables: _write_sorted(sink, tables), pending)
+                released = threading.Event()
+                writer.submit(partial(_write_sorted, sink, released=released), pending)
                 pending, pending_rows = [], 0
         if pending_rows >= source.split_tail_rows:
-            # Sorted here while the earlier write may still be encoding (its pieces are already let go, so
-            # at most ROWS_PER_FILE rows are held three times, as when this waited for it first).
+            # Sorted here while the earlier write may still be encoding, but not while it sorts: then its
+            # pieces are let go, and at most ROWS_PER_FILE rows are held three times (its sorted copy, the
+            # pieces here and their sorted copy), as when this waited for the whole write.
+            released.wait()
             ordered = sort_by_order_date(pending)
             del pending[:]
             half = ordered.num_rows // 2
             second.submit(sink.write, ordered.slice(half))  # starts now, on its own thread
             writer.submit(sink.write, ordered.slice(0, half))  # starts when the earlier write is done
         elif pending_rows:
-            writer.submit(lambda tables: _write_sorted(sink, tables), pending)
+            writer.submit(partial(_write_sorted, sink), pending)
     finally:
         try:
             _close_all([writer, second, watcher])
@@ -193,10 +204,17 @@ def _account(batch: CleanBatch, load: LoadCounts) -> None:
     load.reasons.update(batch.reasons)
 
 
-def _write_sorted(sink: Sink, tables: list[pa.Table]) -> list[str]:
-    """Sort the pieces into one table and write it; the pieces are let go before the encoding starts."""
-    ordered = sort_by_order_date(tables)
-    del tables[:]  # the caller handed this list over: only the sorted copy stays while it is encoded
+def _write_sorted(sink: Sink, tables: list[pa.Table], released: threading.Event | None = None) -> list[str]:
+    """Sort the pieces into one table and write it; the pieces are let go before the encoding starts.
+
+    ``released`` is set once they are (or once the sort failed), so the caller may sort the next pieces.
+    """
+    try:
+        ordered = sort_by_order_date(tables)
+        del tables[:]  # the caller handed this list over: only the sorted copy stays while it is encoded
+    finally:
+        if released is not None:
+            released.set()
     return sink.write(ordered)
 
 

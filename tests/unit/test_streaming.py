@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from lambda_app import streaming
 from lambda_app.model import LoadCounts
 from lambda_app.streaming import Source, _write_sorted, load_stream
 from orders_tools.generate import write_csv
@@ -19,21 +22,21 @@ ROWS = 900
 
 
 class ListSink:
-    """Keeps each written table by name; records the thread of each write; may fail the nth write."""
+    """Keeps each written table by name; records the thread of each write; may fail the writes of some tables."""
 
-    def __init__(self, fail_write: int | None = None) -> None:
+    def __init__(self, fail_if: Callable[[pa.Table], bool] | None = None) -> None:
         self.tables: dict[str, pa.Table] = {}
         self.threads: dict[str, int] = {}
         self._lock = threading.Lock()
         self._calls = 0
-        self._fail_write = fail_write
+        self._fail_if = fail_if
 
     def write(self, table: pa.Table) -> list[str]:
         with self._lock:
             self._calls += 1
             call = self._calls
         name = f"part-{call}"
-        if call == self._fail_write:
+        if self._fail_if is not None and self._fail_if(table):
             raise OSError("no space left on device")
         with self._lock:
             self.tables[name] = table
@@ -91,8 +94,11 @@ def test_the_last_flush_splits_from_split_tail_rows_on(export: bytes) -> None:
 
 @pytest.mark.parametrize("half", [0, 1])
 def test_a_failed_half_raises_and_the_other_half_is_recorded_for_discard(export: bytes, half: int) -> None:
-    writes = len(load(export, ListSink(), split_tail_rows=2).written)
-    sink = ListSink(fail_write=writes - 1 + half)
+    split = ListSink()
+    written = load(export, split, split_tail_rows=2).written  # the earlier writes, then the two halves
+    writes = len(written)
+    failing = split.tables[written[half - 2]]
+    sink = ListSink(fail_if=lambda table: table.equals(failing))
     counts = LoadCounts()
     with pytest.raises(OSError, match="no space left"):
         load(export, sink, split_tail_rows=2, counts=counts)
@@ -121,3 +127,27 @@ def test_a_write_lets_its_pieces_go_before_it_encodes(export: bytes) -> None:
     assert written.num_rows == table.num_rows
     assert written["order_date"].to_pylist() == sorted(table["order_date"].to_pylist())
     assert sorted(written["order_id"].to_pylist()) == sorted(table["order_id"].to_pylist())
+
+
+def test_the_last_flush_is_sorted_only_once_the_earlier_write_let_its_pieces_go(
+    export: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expected: the main thread's sort of the last flush starts after the earlier write's sort ended (each
+    background sort made slow), so at most ROWS_PER_FILE rows are held three times whatever the timing."""
+    sort = streaming.sort_by_order_date
+    spans: list[tuple[bool, float, float]] = []
+
+    def slow_sort(tables: list[pa.Table]) -> pa.Table:
+        started = time.monotonic()
+        on_main = threading.current_thread() is threading.main_thread()
+        if not on_main:
+            time.sleep(0.2)
+        ordered = sort(tables)
+        spans.append((on_main, started, time.monotonic()))
+        return ordered
+
+    monkeypatch.setattr(streaming, "sort_by_order_date", slow_sort)
+    counts = load(export, ListSink(), split_tail_rows=2)
+    assert counts.rows_loaded == ROWS
+    [(_, tail_started, _)] = [span for span in spans if span[0]]
+    assert tail_started >= max(ended for on_main, _, ended in spans if not on_main)
