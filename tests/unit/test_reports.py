@@ -160,17 +160,25 @@ def test_packed_order_keys_are_equal_exactly_when_the_ids_are(ids: list[str]) ->
 @settings(max_examples=examples(200), deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2**62)), max_size=60),
-    st.booleans(),
+    st.sampled_from(["int64", "text", "int32", "uint64", "null orders", "null pairs"]),
 )
-def test_a_chunks_distinct_pairs_are_the_hash_aggregations(rows: list[tuple[int, int]], text: bool) -> None:
+def test_a_chunks_distinct_pairs_are_the_hash_aggregations(rows: list[tuple[int, int]], kind: str) -> None:
     """Expected: the sort of packed keys and Arrow's aggregation keep the same set of (pair, order) rows,
-    packed keys of any size and text ids alike."""
+    packed keys of any size, text ids, other integer types and nulls alike."""
     rows = rows + rows[: len(rows) // 2]  # duplicates within the chunk
-    order = pa.array([str(o) for _, o in rows]) if text else pa.array([o for _, o in rows], pa.int64())
-    table = pa.table({"pair": pa.array([p << 20 for p, _ in rows], pa.int64()), "order": order})
+    numbers = [o % 2**31 if kind == "int32" else o for _, o in rows]
+    orders: list[object] = [str(o) for o in numbers] if kind == "text" else list(numbers)
+    pairs: list[int | None] = [p << 20 for p, _ in rows]
+    if kind == "null orders":
+        orders = [None if o % 3 == 0 else o for o in numbers]
+    if kind == "null pairs":
+        pairs = [None if o % 3 == 0 else p for p, o in zip(pairs, numbers, strict=True)]
+    types = {"text": pa.string(), "int32": pa.int32(), "uint64": pa.uint64()}
+    order = pa.array(orders, types.get(kind, pa.int64()))
+    table = pa.table({"pair": pa.array(pairs, pa.int64()), "order": order})
     got = _distinct_pairs(table)
     assert got.schema == table.schema
-    assert sorted(zip(*got.to_pydict().values(), strict=True)) == sorted(
-        zip(*_distinct(table).to_pydict().values(), strict=True)
+    assert sorted(zip(*got.to_pydict().values(), strict=True), key=repr) == sorted(
+        zip(*_distinct(table).to_pydict().values(), strict=True), key=repr
     )
     assert got.num_rows == len(set(zip(*table.to_pydict().values(), strict=True)))
