@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-thorough unit integration lint typecheck check pr bench clean
+.PHONY: help install demo test test-thorough unit integration lint typecheck runtime-venv checks-before-tests check pr bench clean
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,7 +32,15 @@ lint: install  ## ruff lint + format check, and the import layering (import-lint
 typecheck: install  ## mypy --strict on lambda_app
 	$(BIN)/mypy
 
-test: install infra-tools lint typecheck  ## everything CI runs: lint, types, unit, integration, infra checks
+runtime-venv: install  ## build (or find cached) the venv of the image's pins that tests/runtime runs
+	$(BIN)/python -m tests.runtime.prebuild
+
+# Side by side: mypy keeps one core busy, the venv builds are mostly downloads and unpacking, so together
+# they take about as long as mypy alone (docs/testing.md, "Time"). Each target's output is printed whole.
+checks-before-tests: install
+	$(MAKE) --no-print-directory -j 4 --output-sync=target infra-tools lint typecheck runtime-venv
+
+test: checks-before-tests  ## everything CI runs: lint, types, unit, integration, infra checks
 	$(BIN)/pytest -n 2 --dist loadfile -m "not infra"
 	@# Separately: moto keeps its state per process, so the applied stack must not share a process with the
 	@# tests that reset the session's emulator.
