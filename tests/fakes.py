@@ -9,8 +9,6 @@ scenario runs unchanged against either: ``world`` in ``tests/conftest.py``.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import hashlib
 import io
 import os
@@ -34,7 +32,7 @@ from lambda_app.settings import Settings
 from orders_tools.emulator import DATABASE, INPUT_BUCKET, OUTPUT_BUCKET, TABLE, LambdaContext, notification
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Version:
     body: bytes
     etag: str
@@ -49,19 +47,6 @@ class MemoryStorage:
         self._objects: dict[tuple[str, str], list[_Version]] = {}
         self._counter = 0
         self.tables: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def copy(self) -> MemoryStorage:
-        """An independent storage in the same state: a snapshot to start many scenarios from.
-
-        Versions are never changed once written, so the copies share them; the lists
-        of versions, the counter and the catalog are the copy's own.
-        """
-        twin = MemoryStorage()
-        with self._lock:
-            twin._objects = {place: list(versions) for place, versions in self._objects.items()}
-            twin._counter = self._counter
-            twin.tables = copy.deepcopy(self.tables)
-        return twin
 
     def _put(self, bucket: str, key: str, body: bytes) -> _Version:
         self._counter += 1
@@ -257,11 +242,6 @@ class MemoryAws:
 
     def app(self) -> App:
         return App(self.settings(), self.storage)
-
-    def copy(self) -> MemoryAws:
-        """This world in its present state, to change independently (see ``MemoryStorage.copy``)."""
-        memory = self.memory.copy()
-        return dataclasses.replace(self, env=dict(self.env), memory=memory, storage=memory, _sequence=self._sequence)
 
     def reset(self) -> None:
         self.memory = MemoryStorage()

@@ -26,7 +26,6 @@ an update from a remembered version of an object deleted since fails on S3 (404 
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import json
 import threading
@@ -473,17 +472,6 @@ INNER = {  # the delivery that runs to completion at that call
 }
 
 
-def _sweep_worlds(outer: str, inner: str) -> Callable[[], tuple[MemoryAws, dict[str, Any], dict[str, Any]]]:
-    """The sweeps' starting world, made once by real deliveries; each call gives an independent copy of it.
-
-    A sweep starts from this state for every storage call it interrupts (about 40 ms of deliveries each
-    time); each copy is that state, as a world built again would be (up to the random attempt ids in
-    object keys, which differ between any two builds).
-    """
-    template, outer_event, inner_event = _sweep_world(outer, inner)
-    return lambda: (template.copy(), copy.deepcopy(outer_event), copy.deepcopy(inner_event))
-
-
 def _sweep_world(outer: str, inner: str) -> tuple[MemoryAws, dict[str, Any], dict[str, Any]]:
     aws = MemoryAws()
     handle(aws, aws.memory, event_of(aws, "x.csv", X1[0]))
@@ -513,25 +501,6 @@ def _deliver(aws: MemoryAws, storage: Storage, event: dict[str, Any], failures: 
         failures[-1] = False
 
 
-def test_the_sweeps_copies_of_their_world_are_independent_and_behave_as_the_world_built_afresh() -> None:
-    """A copy changed by a delivery leaves the next copy as it was, and ends where the freshly built world
-    ends after the same delivery: the same reports, byte for byte, as many objects, the same next version
-    ids. (Object keys hold random attempt ids, so two worlds built afresh differ in those too.)"""
-    worlds = _sweep_worlds("new-file", "x-moves-to-later-day")
-    first, outer_event, _ = worlds()
-    second, _, _ = worlds()
-    fresh, fresh_event, _ = _sweep_world("new-file", "x-moves-to-later-day")
-    before = second.output_keys()
-    handle(first, first.memory, outer_event)
-    assert second.output_keys() == before  # the delivery into the first copy did not reach the second
-    handle(fresh, fresh.memory, fresh_event)
-    assert len(first.output_keys()) == len(fresh.output_keys()) > len(before)
-    assert first.output_keys("analytics/") == fresh.output_keys("analytics/")
-    for key in fresh.output_keys("analytics/"):
-        assert first.read_output(key) == fresh.read_output(key), key
-    assert event_of(first, "y.csv", b"a") == event_of(fresh, "y.csv", b"a")  # version id and sequencer
-
-
 @pytest.mark.parametrize("inner", list(INNER))
 @pytest.mark.parametrize("outer", list(OUTER))
 def test_a_whole_delivery_at_every_storage_call_of_another_converges(
@@ -541,15 +510,14 @@ def test_a_whole_delivery_at_every_storage_call_of_another_converges(
     right before call k (one state reader, so the order is deterministic). Afterwards every day is exact and
     the newest version of each key is the one counted. The stale-retry defect above needs a crash; none here."""
     monkeypatch.setattr(daily_reports, "_STATE_READERS", 1)
-    worlds = _sweep_worlds(outer, inner)
-    aws, outer_event, inner_event = worlds()
+    aws, outer_event, inner_event = _sweep_world(outer, inner)
     probe, seen = counting(aws.memory, -1, lambda: None)
     handle(aws, probe, outer_event)
     calls = seen[0]
     assert calls > 20
     stride = every(3)  # each combination starts at another call, so the six together still cover every one
     for at in range((len(outer) + len(inner)) % stride, calls, stride):
-        aws, outer_event, inner_event = worlds()
+        aws, outer_event, inner_event = _sweep_world(outer, inner)
         inner_failed: list[bool] = []
 
         def run_inner(a: MemoryAws = aws, e: dict[str, Any] = inner_event, f: list[bool] = inner_failed) -> None:
@@ -573,10 +541,9 @@ def test_a_delivery_killed_after_its_commit_inside_another_refresh_converges_aft
     j; then the outer finishes and the inner is retried. Every day is exact at the end."""
     monkeypatch.setattr(daily_reports, "_STATE_READERS", 1)
     outer = "new-file"
-    worlds = _sweep_worlds(outer, inner)
 
     def inner_calls_after_commit() -> tuple[int, int]:
-        aws, _, inner_event = worlds()
+        aws, _, inner_event = _sweep_world(outer, inner)
         faulty, seen = counting(aws.memory, -1, lambda: None)
         commit_at: list[int] = []
         sid = paths.source_id(aws.input_bucket, INNER[inner][0])
@@ -591,7 +558,7 @@ def test_a_delivery_killed_after_its_commit_inside_another_refresh_converges_aft
         return commit_at[0], seen[0]
 
     def outer_refresh_calls() -> tuple[int, int]:
-        aws, outer_event, _ = worlds()
+        aws, outer_event, _ = _sweep_world(outer, inner)
         faulty, seen = counting(aws.memory, -1, lambda: None)
         first_mark: list[int] = []
         faulty.before("put", lambda *_, **__: first_mark.append(seen[0]) if not first_mark else None, is_mark)
@@ -603,7 +570,7 @@ def test_a_delivery_killed_after_its_commit_inside_another_refresh_converges_aft
     runs, stride = 0, every(3)
     for at in range(mark_at - 1 + len(inner) % stride, outer_total, stride):  # from the outer's first mark PUT on
         for j in range(commit_at + at % 3, inner_total, 3):  # every third call after the commit, shifted per k
-            aws, outer_event, inner_event = worlds()
+            aws, outer_event, inner_event = _sweep_world(outer, inner)
 
             inner_failed: list[bool] = []
 

@@ -24,7 +24,6 @@ Defects found (both fixed; the tests named "Was a DEFECT" reproduce them):
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import threading
 from collections.abc import Callable
@@ -426,18 +425,12 @@ def test_a_move_killed_at_every_call_after_its_commit_then_overtaken(
     nothing is owed."""
     monkeypatch.setattr(daily_reports, "_STATE_READERS", 1)
 
-    def build() -> tuple[MemoryAws, dict[str, Any], dict[str, Any]]:
+    def setup() -> tuple[MemoryAws, dict[str, Any], dict[str, Any]]:
         aws = MemoryAws()
         x_v1_and_b(aws)
         v2 = event_of(aws, "x.csv", X2[0], EVENT_TIME + timedelta(days=1))
         body, when = NEWER[newer]
         return aws, v2, newest(event_of(aws, "x.csv", body, when))
-
-    template, template_v2, template_v3 = build()
-
-    def setup() -> tuple[MemoryAws, dict[str, Any], dict[str, Any]]:
-        """The world ``build`` made, copied: its two deliveries are not run again for every k."""
-        return template.copy(), copy.deepcopy(template_v2), copy.deepcopy(template_v3)
 
     aws, v2, _ = setup()
     probe, seen, commit = _counting(aws.memory, -1)
