@@ -37,8 +37,10 @@ runtime-venv: install  ## build (or find cached) the venv of the image's pins th
 
 # Side by side: mypy keeps one core busy, the venv builds are mostly downloads and unpacking, so together
 # they take about as long as mypy alone (docs/testing.md, "Time"). Each target's output is printed whole.
+# --output-sync needs GNU make 4 (macOS ships 3.81: there the outputs interleave).
+OUTPUT_SYNC = $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target)
 checks-before-tests: install
-	$(MAKE) --no-print-directory -j 4 --output-sync=target infra-tools lint typecheck runtime-venv
+	$(MAKE) --no-print-directory -j 4 $(OUTPUT_SYNC) infra-tools lint typecheck runtime-venv
 
 test: checks-before-tests  ## everything CI runs: lint, types, unit, integration, infra checks
 	$(BIN)/pytest -n 2 --dist loadfile -m "not infra"

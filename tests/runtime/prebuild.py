@@ -3,12 +3,15 @@
 The build (about 12-17 s from a cold uv cache) is mostly downloading and
 unpacking, which fits beside mypy's one busy core; the runtime tests then find
 the venv in ``.venv-runtime/`` (or wait on its lock while it is being built).
-Without a Python 3.12 this prints why and succeeds: the runtime tests skip or,
-under CI, fail with the same reason.
+It never fails ``make test`` itself. Without a Python 3.12 it prints why; when
+the build fails (no index, a timeout) it prints the failure. Either way the
+runtime tests decide: they skip or, under CI, fail with the reason, while the
+other tests still run, as before this step existed.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -23,9 +26,9 @@ def main() -> int:
         return 0
     try:
         built = runtime_venv(python)
-    except pytest.fail.Exception as failed:  # run_checked's message: the command and its output's tail
-        print(f"runtime venv: {failed}", file=sys.stderr)
-        return 1
+    except (pytest.fail.Exception, subprocess.TimeoutExpired) as failed:  # run_checked's message, or the timeout
+        print(f"runtime venv: not built ahead ({failed}); the runtime tests try again and report", file=sys.stderr)
+        return 0
     how = "from the cache" if built.built_seconds is None else f"built in {built.built_seconds:.1f} s"
     print(f"runtime venv {built.python.parent.parent.name}: {how}")
     return 0
