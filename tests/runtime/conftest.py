@@ -28,10 +28,7 @@ def runtime_python() -> str:
 def venv(runtime_python: str) -> RuntimeVenv:
     """requirements/lambda.txt + requirements/runtime-test.txt on Python 3.12, nothing else (``.venv-runtime/``)."""
     built = runtime_venv(runtime_python)
-    harness.REPORT.append(
-        f"venv {built.python.parent.parent.name}: "
-        + ("from the cache" if built.built_seconds is None else f"built in {built.built_seconds:.1f} s")
-    )
+    harness.REPORT.append(f"venv {built.described()}")
     return built
 
 

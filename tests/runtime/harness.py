@@ -171,6 +171,11 @@ class RuntimeVenv:
     python: Path  # the venv's interpreter
     built_seconds: float | None  # None: taken from the cache
 
+    def described(self) -> str:
+        """``<venv name>: from the cache`` or ``<venv name>: built in N s``, for the run's summary."""
+        how = "from the cache" if self.built_seconds is None else f"built in {self.built_seconds:.1f} s"
+        return f"{self.python.parent.parent.name}: {how}"
+
 
 def runtime_venv(python: str, cache: Path = VENV_CACHE) -> RuntimeVenv:
     """The venv of the image's pins + awslambdaric on ``python``; built once per content (see the module docstring)."""

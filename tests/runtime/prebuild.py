@@ -29,8 +29,7 @@ def main() -> int:
     except (pytest.fail.Exception, subprocess.TimeoutExpired) as failed:  # run_checked's message, or the timeout
         print(f"runtime venv: not built ahead ({failed}); the runtime tests try again and report", file=sys.stderr)
         return 0
-    how = "from the cache" if built.built_seconds is None else f"built in {built.built_seconds:.1f} s"
-    print(f"runtime venv {built.python.parent.parent.name}: {how}")
+    print(f"runtime venv {built.described()}")
     return 0
 
 
