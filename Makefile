@@ -42,14 +42,17 @@ OUTPUT_SYNC = $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target)
 checks-before-tests: install
 	$(MAKE) --no-print-directory -j 4 $(OUTPUT_SYNC) infra-tools lint typecheck runtime-venv
 
+# Two workers, a file at a time (module fixtures), files in the order tests/conftest.py puts them (longest first).
+XDIST = -n 2 --dist loadfile --no-loadscope-reorder
+
 test: checks-before-tests  ## everything CI runs: lint, types, unit, integration, infra checks
-	$(BIN)/pytest -n 2 --dist loadfile -m "not infra"
+	$(BIN)/pytest $(XDIST) -m "not infra"
 	@# Separately: moto keeps its state per process, so the applied stack must not share a process with the
 	@# tests that reset the session's emulator.
-	$(BIN)/pytest -n 2 --dist loadfile -m infra
+	$(BIN)/pytest $(XDIST) -m infra
 
 test-thorough: install  ## the non-infra tests with every hypothesis budget ten times larger (not run by CI)
-	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest -n 2 --dist loadfile -m "not infra"
+	HYPOTHESIS_PROFILE=thorough $(BIN)/pytest $(XDIST) -m "not infra"
 
 unit: install  ## fast tests, no network
 	$(BIN)/pytest tests/unit
