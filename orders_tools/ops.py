@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
@@ -37,7 +36,7 @@ from rich.table import Table
 
 from lambda_app import daily_reports, paths, queries
 from lambda_app.app import App
-from lambda_app.aws import AwsStorage
+from lambda_app.aws import AwsStorage, ClientCachingSession
 from lambda_app.model import sequence_number
 from lambda_app.reports import REPORT_NAMES
 from lambda_app.settings import Settings
@@ -145,7 +144,7 @@ def resolve_stack(args: argparse.Namespace, environ: Mapping[str, str] | None = 
 
 @dataclass
 class Clients:
-    """One boto3 session and the clients the verbs use."""
+    """One boto3 session and the clients the verbs use (the session shares botocore's models, ``aws``)."""
 
     stack: Stack
     session: Any = None
@@ -154,7 +153,7 @@ class Clients:
     lambda_: Any = None
 
     def __post_init__(self) -> None:
-        self.session = boto3.Session(region_name=self.stack.region) if self.stack.region else boto3.Session()
+        self.session = ClientCachingSession(region_name=self.stack.region or None)
         self.s3 = self.session.client("s3")
         self.sqs = self.session.client("sqs")
         self.lambda_ = self.session.client("lambda")

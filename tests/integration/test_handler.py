@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from unittest import mock
 
 import awswrangler as wr
 import boto3
@@ -230,3 +231,28 @@ def test_the_client_cache_tells_different_configurations_apart() -> None:
     assert session.client("glue", config=Config(connect_timeout=11)) is not glue
     assert session.client("glue", region_name="eu-west-1", config=Config(connect_timeout=10)) is not glue
     assert session.client("athena") is not glue
+
+
+def test_sessions_share_one_loader_of_botocore_models_and_each_keeps_its_own_settings() -> None:
+    """Expected: a second session reads no model file again (botocore#3078), the loader's search path does
+    not grow with each session, and what a session is given (region, credentials) stays its own. A plain
+    boto3 session, read the same way, parses the S3 model again."""
+
+    def files_read(session: boto3.Session) -> list[str]:
+        loader = session._session.get_component("data_loader")
+        original, read = loader.file_loader.load_file, []  # every model file read and parsed goes through it
+        with mock.patch.object(loader.file_loader, "load_file", side_effect=lambda p: read.append(p) or original(p)):
+            session.client("s3")
+        return [p for p in read if "/s3/" in p]
+
+    first = ClientCachingSession(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    first.client("s3")
+    loader = first._session.get_component("data_loader")
+    paths = list(loader.search_paths)
+    second = ClientCachingSession(region_name="eu-west-1", aws_access_key_id="p", aws_secret_access_key="q")
+    assert second._session.get_component("data_loader") is loader
+    assert files_read(second) == []
+    assert files_read(boto3.Session(region_name="eu-west-1")) != []
+    assert loader.search_paths == paths
+    assert second.client("s3").meta.region_name == "eu-west-1"
+    assert second.get_credentials().access_key == "p" and first.get_credentials().access_key == "x"
