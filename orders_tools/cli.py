@@ -55,10 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    level = logger.log_level
     if args.command in {"demo", "run"} and not args.verbose:
         # The handler's JSON logs are for CloudWatch; on a terminal show only problems.
         logger.setLevel("WARNING")
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    finally:
+        logger.setLevel(level)  # for the caller's process: main also runs in-process (tests, scripts)
     return result
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
+from unittest import mock
 
 import pyarrow.dataset as ds
 import pytest
 
+from lambda_app.logs import logger
 from orders_tools.cli import main
 from orders_tools.emulator import INPUT_BUCKET
 from tests.helpers import csv_bytes, line
@@ -94,6 +97,19 @@ def test_run_exits_non_zero_with_the_reason_when_a_file_is_rejected(
     assert code == 1
     assert "bad.csv was rejected (empty_file)" in captured.err
     assert list((tmp_path / "out" / "errors").rglob("bad.csv.json"))
+
+
+def test_run_quiets_the_handlers_logs_only_while_it_runs(tmp_path: Path) -> None:
+    """Was a DEFECT: ``main`` left the process's logger at WARNING, so a later test in the same worker
+    (``test_partials_attacks``' second passes) found no INFO line. The level is the caller's again after."""
+    sample = tmp_path / "s.csv"
+    sample.write_bytes(csv_bytes(line()))
+    before = logger.log_level
+    seen: list[int] = []
+    with mock.patch("orders_tools.cli.run_files", side_effect=lambda *a, **k: seen.append(logger.log_level) or (0, [])):
+        assert main(["run", str(sample), "--out", str(tmp_path / "out")]) == 0
+    assert seen == [logging.WARNING]
+    assert logger.log_level == before == logging.INFO
 
 
 def test_run_refuses_a_non_empty_folder_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
