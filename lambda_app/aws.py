@@ -22,7 +22,6 @@ Endpoints and credentials come from the standard AWS settings
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -61,7 +60,6 @@ def error_code(exc: BaseException) -> str | None:
 
 _LOADERS: dict[str | None, Loader] = {}  # AWS_DATA_PATH -> the process's loader of botocore's JSON models
 _LOADERS_LOCK = threading.Lock()
-_BOTO3_DATA = os.path.join(os.path.dirname(boto3.__file__), "data")
 
 
 def _botocore_session() -> botocore.session.Session:
@@ -69,7 +67,7 @@ def _botocore_session() -> botocore.session.Session:
 
     Each botocore session builds its own loader and parses the same JSON models
     again (botocore issue #3078): a session with S3, Glue and Athena clients cost
-    ~300 ms of CPU here, ~65 ms with the loader shared. The Lambda builds one
+    ~300 ms of CPU here, ~70 ms with the loader shared. The Lambda builds one
     session per process; the tooling and the tests build many. The models are
     read-only files, and the loader's cache is keyed by what was asked for.
     """
@@ -79,7 +77,6 @@ def _botocore_session() -> botocore.session.Session:
         loader = _LOADERS.get(data_path)
         if loader is None:
             loader = _LOADERS[data_path] = create_loader(data_path)
-            loader.search_paths.append(_BOTO3_DATA)  # what boto3.Session adds for its resource models
     session.register_component("data_loader", loader)
     return session
 
