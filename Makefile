@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-thorough unit integration lint typecheck runtime-venv checks-before-tests check pr bench clean
+.PHONY: help install demo test test-thorough unit integration lint typecheck runtime-venv checks check pr bench clean
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -35,18 +35,27 @@ typecheck: install  ## mypy --strict on lambda_app
 runtime-venv: install  ## build (or find cached) the venv of the image's pins that tests/runtime runs
 	$(BIN)/python -m tests.runtime.prebuild
 
-# Side by side: mypy keeps one core busy, the venv builds are mostly downloads and unpacking, so together
-# they take about as long as mypy alone (docs/testing.md, "Time"). Each target's output is printed whole.
+# Side by side: mypy keeps one core busy, the venv builds are mostly downloads and unpacking (docs/testing.md,
+# "Time"). Each target's output is printed whole when it ends.
 # --output-sync needs GNU make 4 (macOS ships 3.81: there the outputs interleave).
 OUTPUT_SYNC = $(if $(filter 3.%,$(MAKE_VERSION)),,--output-sync=target)
-checks-before-tests: install
+checks: install  ## ruff + import-linter, mypy, the runtime venv's build and the infra tools' install, side by side
 	$(MAKE) --no-print-directory -j 4 $(OUTPUT_SYNC) infra-tools lint typecheck runtime-venv
 
 # Two workers, a file at a time (module fixtures), files in the order tests/conftest.py puts them (longest first).
 XDIST = -n 2 --dist loadfile --no-loadscope-reorder
 
-test: checks-before-tests  ## everything CI runs: lint, types, unit, integration, infra checks
-	$(BIN)/pytest $(XDIST) -m "not infra"
+# The checks run beside the non-infra tests: on two cores the tests leave room for mypy and the installs, and
+# the runtime tests wait for the venv the checks build. Either failing fails `make test`, once both ended.
+# A background job of a non-interactive shell ignores SIGINT, so an interrupt stops the checks explicitly.
+test: install  ## everything CI runs: lint, types, unit, integration, infra checks
+	@echo '$(MAKE) checks & $(BIN)/pytest $(XDIST) -m "not infra"'
+	@$(MAKE) --no-print-directory checks & checks=$$!; \
+	trap 'kill $$checks 2>/dev/null; exit 130' INT TERM HUP; \
+	$(BIN)/pytest $(XDIST) -m "not infra"; tests=$$?; \
+	wait $$checks; checked=$$?; \
+	[ $$checked -eq 0 ] || echo "make test: the checks failed (their output is above)" >&2; \
+	[ $$tests -eq 0 ] && [ $$checked -eq 0 ]
 	@# Separately: moto keeps its state per process, so the applied stack must not share a process with the
 	@# tests that reset the session's emulator.
 	$(BIN)/pytest $(XDIST) -m infra
