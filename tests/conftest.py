@@ -16,7 +16,7 @@ from tests.fakes import MemoryAws
 settings.register_profile("thorough", max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-# The files that take ten seconds or more start first, longest first (measured with --durations=0, session 28):
+# The files that take about ten seconds or more start first, longest first (--durations=0, session 28):
 # with two workers taking files from one queue, the long ones then run beside many short ones instead of alone
 # at the end. The Makefile passes --no-loadscope-reorder: by default xdist queues the files by their number of
 # tests instead of in this order (docs/testing.md, "Time").
