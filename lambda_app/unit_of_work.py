@@ -201,7 +201,8 @@ class UnitOfWork:
             logger.info("event already loaded", extra={"key": event.key, "sequencer": event.sequencer})
             return _result_from(state["result"])
         logger.info("stale event skipped", extra={"key": event.key, "sequencer": event.sequencer})
-        self._collect_garbage(event, paths.source_id(event.bucket, event.key))  # a killed attempt's retry cleans up
+        # a killed attempt's retry cleans up
+        self._collect_garbage(event, paths.source_id(event.bucket, event.key), before=state)
         return self._stale(event, committed)
 
     def _register(self, attempt: Attempt) -> None:
@@ -463,7 +464,7 @@ class UnitOfWork:
         partial = paths.partial_key(self.settings, attempt.day, attempt.sid, attempt.attempt_id)
         self.storage.delete(bucket, sorted(set(listed) | set(attempt.load.written) | {partial}))
 
-    def _collect_garbage(self, event: ObjectEvent, sid: str) -> None:
+    def _collect_garbage(self, event: ObjectEvent, sid: str, before: dict[str, Any] | None = None) -> None:
         """Delete every object of the source that belongs to no live attempt; then drop the garbage list.
 
         Live: the committed attempt and the pending ones. The days looked at are
@@ -472,9 +473,18 @@ class UnitOfWork:
         listing comes before the state read that decides what is live: an
         attempt registers before it writes, so every listed object's attempt is
         in that state if it is still live.
+
+        ``before``: a version of the state this invocation already holds (the one
+        it committed, or read to decide), instead of reading it again. Any
+        version from before the listing will do: it only says which days to list
+        and which garbage entries this call hands back, both from that one
+        version, so every entry dropped had its days listed. Garbage is final (an
+        attempt enters it once); an entry added later is collected by whoever
+        added it, or by the next caller.
         """
         state_key = paths.state_key(self.settings, sid)
-        before, _ = self.json.read(state_key)
+        if before is None:
+            before, _ = self.json.read(state_key)
         before = before or {}
         days = {event.ingest_date.isoformat(), *before.get("days", [])}
         days |= {entry["day"] for entry in before.get("pending", {}).values()}
@@ -524,7 +534,7 @@ class UnitOfWork:
         # Before this invocation refreshes them: a concurrent refresh of these days sees a new mark and redoes.
         for value in result.get("affected_days", []):
             touch_commit_mark(self.storage, settings, date.fromisoformat(value), by=state.get("attempt"))
-        self._collect_garbage(event, paths.source_id(event.bucket, event.key))
+        self._collect_garbage(event, paths.source_id(event.bucket, event.key), before=state)
         day = date.fromisoformat(result["ingest_date"])
         self.json.put_if_newer(paths.manifest_key(settings, day, event.bucket, event.key), result)
         for value in result.get("superseded_days", []):

@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
+from lambda_app import paths
+from lambda_app.app import App
 from lambda_app.source_state import JsonObjects
-from tests.fakes import FaultyStorage
+from tests.fakes import FaultyStorage, MemoryAws
+from tests.helpers import EVENT_TIME, csv_bytes, line
 
 KEY = "state/sources/0123456789abcdef.json"
 
@@ -110,3 +113,19 @@ def test_put_if_newer_starts_as_a_create_and_still_respects_a_newer_document(
     calls.clear()
     assert json_objects.put_if_newer(f"{KEY}.new", {"decided_by": "1"})
     assert calls == {"put": 1}
+
+
+def test_a_new_files_delivery_reads_its_state_three_times_and_writes_it_twice(world: Any) -> None:
+    """Expected: the write-ahead and the commit write it; it is read at the start, after the garbage
+    collection's listing (what is live), and by the refresh (which objects are committed). The collection
+    starts from the state the commit wrote instead of a fourth read."""
+    storage = FaultyStorage(world.memory if isinstance(world, MemoryAws) else world.adapter)
+    sid = paths.source_id(world.input_bucket, "new.csv")
+    state_key = paths.state_key(world.settings(), sid)
+    calls: Counter[str] = Counter()
+    for method in ("get", "put"):
+        storage.before(method, lambda _b, key, *_, method=method, **__: calls.update([method] * (key == state_key)))
+    head = world.upload("new.csv", csv_bytes(line("CA-1")))
+    answer = App(world.settings(), storage).handle(world.object_created_event("new.csv", head, EVENT_TIME), None)
+    assert answer["files"][0]["status"] == "loaded"
+    assert calls == {"get": 3, "put": 2}
