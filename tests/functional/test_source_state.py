@@ -13,7 +13,7 @@ import pytest
 from lambda_app import paths
 from lambda_app.app import App
 from lambda_app.source_state import JsonObjects
-from tests.fakes import FaultyStorage, MemoryAws
+from tests.fakes import FaultyStorage
 from tests.helpers import EVENT_TIME, csv_bytes, line
 
 KEY = "state/sources/0123456789abcdef.json"
@@ -119,7 +119,7 @@ def test_a_new_files_delivery_reads_its_state_three_times_and_writes_it_twice(wo
     """Expected: the write-ahead and the commit write it; it is read at the start, after the garbage
     collection's listing (what is live), and by the refresh (which objects are committed). The collection
     starts from the state the commit wrote instead of a fourth read."""
-    storage = FaultyStorage(world.memory if isinstance(world, MemoryAws) else world.adapter)
+    storage = FaultyStorage(world.storage)
     sid = paths.source_id(world.input_bucket, "new.csv")
     state_key = paths.state_key(world.settings(), sid)
     calls: Counter[str] = Counter()
