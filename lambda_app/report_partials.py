@@ -123,7 +123,8 @@ class ReportPartial:
     @classmethod
     def from_bytes(cls, data: bytes) -> ReportPartial:
         """Read :meth:`to_bytes`; ``ValueError`` when the bytes are not a partial of this format."""
-        table = pq.read_table(pa.BufferReader(data))
+        # ParquetFile, not read_table: no dataset discovery for one buffer (about half the time on a day's partial)
+        table = pq.ParquetFile(pa.BufferReader(data)).read()
         raw = (table.schema.metadata or {}).get(_METADATA_KEY)
         if raw is None:
             raise ValueError("not a report partial")
