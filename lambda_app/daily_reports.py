@@ -279,9 +279,13 @@ def committed_objects(storage: Storage, settings: Settings, day: date, keys: lis
         found = storage.get(settings.output_bucket, paths.state_key(settings, sid))
         return dict(json.loads(found[0])) if found else {}
 
-    # One small GET per source of the day per refresh: latency-bound on S3, so a few at a time.
-    with ThreadPoolExecutor(max_workers=_STATE_READERS) as pool:
-        states = list(pool.map(read, sids))
+    # One small GET per source of the day per refresh: latency-bound on S3, so a few at a time (a lone source
+    # is read inline: a thread pool for one GET only adds its start-up).
+    if len(sids) <= 1:
+        states = [read(sid) for sid in sids]
+    else:
+        with ThreadPoolExecutor(max_workers=_STATE_READERS) as pool:
+            states = list(pool.map(read, sids))
     for sid, state in zip(sids, states, strict=True):
         objects = by_source[sid]
         if state.get("attempt") and day.isoformat() in state.get("days", []):
