@@ -151,3 +151,18 @@ def test_the_last_flush_is_sorted_only_once_the_earlier_write_let_its_pieces_go(
     assert counts.rows_loaded == ROWS
     [(_, tail_started, _)] = [span for span in spans if span[0]]
     assert tail_started >= max(ended for on_main, _, ended in spans if not on_main)
+
+
+@pytest.mark.parametrize("parallel_from", [0, 10**9], ids=["two-threads", "inline"])
+def test_the_date_sort_gives_the_same_table_inline_and_on_two_threads(
+    export: bytes, monkeypatch: pytest.MonkeyPatch, parallel_from: int
+) -> None:
+    sink = ListSink()
+    load(export, sink, split_tail_rows=10**9)
+    pieces = [table.slice(start, 100) for table in sink.tables.values() for start in range(0, table.num_rows, 100)]
+    monkeypatch.setattr(streaming, "_PARALLEL_TAKE_ROWS", parallel_from)
+    ordered = streaming.sort_by_order_date(list(pieces))
+    whole = pa.concat_tables(pieces)
+    assert ordered.schema == whole.schema
+    assert ordered.num_rows == ROWS
+    assert ordered.equals(whole.take(pc.sort_indices(whole, [("order_date", "ascending")])))
