@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -22,6 +21,7 @@ from lambda_app import paths, queries
 from lambda_app.errors import ConcurrentLoadError
 from lambda_app.logs import logger
 from lambda_app.parquet import iter_row_groups
+from lambda_app.pools import pool_if
 from lambda_app.ports import Storage
 from lambda_app.report_partials import ReportPartial, Term, merge
 from lambda_app.reports import INPUT_COLUMNS, REPORT_NAMES, ReportBuilder, region_sums, to_csv_bytes
@@ -280,12 +280,9 @@ def committed_objects(storage: Storage, settings: Settings, day: date, keys: lis
         return dict(json.loads(found[0])) if found else {}
 
     # One small GET per source of the day per refresh: latency-bound on S3, so a few at a time (a lone source
-    # is read inline: a thread pool for one GET only adds its start-up).
-    if len(sids) <= 1:
-        states = [read(sid) for sid in sids]
-    else:
-        with ThreadPoolExecutor(max_workers=_STATE_READERS) as pool:
-            states = list(pool.map(read, sids))
+    # on the calling thread).
+    with pool_if(len(sids) > 1, workers=_STATE_READERS) as pool:
+        states = list(pool.map(read, sids))
     for sid, state in zip(sids, states, strict=True):
         objects = by_source[sid]
         if state.get("attempt") and day.isoformat() in state.get("days", []):

@@ -18,16 +18,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lambda_app.arrays import dictionary_encoded, one_array, sorted_unique_rows, sorted_unique_rows_of
+from lambda_app.pools import Mapper, pool_if
 
 # The CSV reports' columns, in order: the one definition (sql.py and bench.py use it too).
 REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -54,7 +52,6 @@ _MAX_PREFIXES = 1 << (63 - _PREFIX_SHIFT)
 
 _BUCKETS = 8
 _THREADED_ROWS = 100_000  # below this many lines the distinct counts run on the calling thread
-_SERIAL = SimpleNamespace(map=map)  # what ``_PairOrders.count`` needs of a pool
 _COUNTED_SCHEMA = pa.schema([("pair", pa.int64()), ("order_count", pa.int64())])
 
 
@@ -91,7 +88,7 @@ class _PairOrders:
                 start += size
 
     def count(
-        self, pool: Any, order_text: Callable[[pa.Array | pa.ChunkedArray], pa.Array | pa.ChunkedArray]
+        self, pool: Mapper, order_text: Callable[[pa.Array | pa.ChunkedArray], pa.Array | pa.ChunkedArray]
     ) -> pa.Table:
         """``pair, order_count``: distinct orders per pair (unsorted)."""
         if self.text:
@@ -277,13 +274,9 @@ class ReportBuilder:
         Arrow release the GIL) once the day has ``_THREADED_ROWS`` lines.
         """
 
-        if self.rows < _THREADED_ROWS:  # starting threads costs more than they save on a small day
-            ship = self._ship.count(_SERIAL, self._order_text)
-            sub = self._sub.count(_SERIAL, self._order_text)
-        else:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                ship = self._ship.count(pool, self._order_text)
-                sub = self._sub.count(pool, self._order_text)
+        with pool_if(self.rows >= _THREADED_ROWS, workers=2) as pool:
+            ship = self._ship.count(pool, self._order_text)
+            sub = self._sub.count(pool, self._order_text)
         return {
             "most_profitable_region": region_report(self._profit),
             "shipping_method_by_category": ship_report(self._labelled(ship, ["category", "ship_mode"])),

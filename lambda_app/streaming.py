@@ -27,14 +27,15 @@ from lambda_app.errors import ReconciliationError, RejectsTooLargeError
 from lambda_app.logs import logger
 from lambda_app.model import LoadCounts
 from lambda_app.parquet import ROW_GROUP_ROWS
+from lambda_app.pools import pool_if
 
 # The rows from which the last flush of a file is written as two objects at once: after the parse,
 # sorting and encoding it alone took 16-20% of a 1M-row file's time (docs/benchmarks.md, session 21).
 SPLIT_TAIL_ROWS = 2 * ROW_GROUP_ROWS
 
 # Below this many rows the date sort takes on the calling thread: two threads' start-up and hand-off cost more
-# than they save (an orders-like table of 24 columns: 1.3 ms inline against 2.1 ms on two threads at 10k rows,
-# even at about 40k, twice as fast on two threads from 130k).
+# than they save (an orders-like table of 24 columns: about 1 ms on the calling thread against 2 ms on two
+# threads at 10k rows, about even near 40k, twice as fast on two threads from 130k).
 _PARALLEL_TAKE_ROWS = 32 * 1024
 
 
@@ -227,10 +228,8 @@ def sort_by_order_date(tables: list[pa.Table]) -> pa.Table:
     """One table sorted by order date, so Parquet row-group statistics prune date filters."""
     table = pa.concat_tables(tables)
     order = pc.sort_indices(table["order_date"])
-    if table.num_rows < _PARALLEL_TAKE_ROWS:
-        return table.take(order)
     # Column by column on two threads (take releases the GIL): several times faster than Table.take here.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with pool_if(table.num_rows >= _PARALLEL_TAKE_ROWS, workers=2) as pool:
         columns = list(pool.map(lambda column: column.take(order), table.columns))
     return pa.Table.from_arrays(columns, schema=table.schema)
 
